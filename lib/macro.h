@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* macro.h: cleanup attributes and ownership-transfer helpers (systemd style). */
+#pragma once
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _noreturn_ __attribute__((noreturn))
+
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
+static inline void freep(void *p) { free(*(void **)p); }
+static inline void closep(int *fd) {
+        if (*fd >= 0) {
+                int saved = errno;
+                close(*fd);
+                errno = saved;
+        }
+}
+static inline void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
+static inline void strv_freep(char ***p) {
+        if (*p) {
+                for (char **s = *p; *s; s++)
+                        free(*s);
+                free(*p);
+        }
+}
+
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+#define _cleanup_strv_free_ _cleanup_(strv_freep)
+
+/* Defines name##p(type **) calling func(*p) when non-NULL, for _cleanup_(name##p). */
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)        \
+        static inline void func##p(type *p) {          \
+                if (*p)                                \
+                        func(*p);                      \
+        }
+
+#define TAKE_PTR(p)                                    \
+        ({                                             \
+                __typeof__(p) _tp = (p);               \
+                (p) = NULL;                            \
+                _tp;                                   \
+        })
+#define TAKE_FD(fd)                                    \
+        ({                                             \
+                int _tf = (fd);                        \
+                (fd) = -1;                             \
+                _tf;                                   \
+        })
+
+/* Converts a libc -1/errno result to -errno at the call site. */
+#define RET_NERRNO(expr)                               \
+        ({                                             \
+                long _r = (long)(expr);                \
+                _r < 0 ? -(errno ? errno : EIO) : (int)_r; \
+        })
+
+#define streq(a, b) (strcmp((a), (b)) == 0)
