@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "applets.h"
+#include "capture.h"
 #include "config.h"
 #include "exitcode.h"
 #include "log.h"
@@ -17,6 +18,7 @@
 #include "rules-ipt.h"
 #include "rules-nft.h"
 #include "rules.h"
+#include "validate.h"
 
 extern char **environ;
 
@@ -60,7 +62,8 @@ static const char help_text[] =
         "      --log_as_json                          JSON log lines\n"
         "  -h, --help                                 this text\n"
         "Env only: ISTIO_OUTBOUND_OWNER_GROUPS, ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE,\n"
-        "ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR, DRY_RUN_FILE_PATH, ENVOY_USER.\n";
+        "ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR, DRY_RUN_FILE_PATH, ENVOY_USER,\n"
+        "TERMINATION_MESSAGE_PATH (validation failure reason; default /dev/termination-log if it exists).\n";
 
 /* Writes the dry-run record. Istio opens without O_TRUNC and leaves stale bytes of a longer
  * older file behind; we truncate (DECISION, docs/istio-iptables.md). */
@@ -119,6 +122,61 @@ static int dry_run(const struct capture_config *c, const struct ruleset *rs) {
         return 0;
 }
 
+/* Spec §6, plus a reason for every failure (docs/istio-validation.md). */
+static int run_validation(const struct capture_config *c) {
+        struct validate_opts o;
+        struct validate_result res = {};
+        const char *tlog = getenv("TERMINATION_MESSAGE_PATH");
+        int r;
+
+        validate_opts_init(&o);
+        o.outbound_port = c->proxy_port;
+        o.inbound_port = c->inbound_capture_port;
+        o.probe_port = c->probe_port;
+        o.timeout_usec = c->probe_timeout_usec;
+        /* The family follows the host IP, not EnableIPv6 (quirk 29). */
+        o.ipv6 = c->host_ip.family == AF_INET6;
+        o.proxy_uid_known = false;
+        for (size_t i = 0; i < c->proxy_uid.n; i++)
+                if (!c->proxy_uid.v[i].is_name) {
+                        o.proxy_uid = c->proxy_uid.v[i].id;
+                        o.proxy_uid_known = true;
+                        break;
+                }
+        log_info("Starting iptables validation. This check verifies that iptables rules are properly established for the network.");
+        r = validate_run(&o, &res);
+        if (r >= 0) {
+                log_info("Validation passed, iptables rules established (%.1f ms)", (double)res.elapsed_usec / 1000.0);
+                return EXIT_OK;
+        }
+        log_error("Validation failed: %s: %s", validate_reason_to_string(res.reason), res.detail);
+        log_error("iptables validation failed; workload is not ready for Istio.\n"
+                  "When using Istio CNI, this can occur if a pod is scheduled before the node is ready.\n\n"
+                  "If installed with 'cni.repair.deletePods=true', this pod should automatically be deleted and retry.\n"
+                  "Otherwise, this pod will need to be manually removed so that it is scheduled on a node with istio-cni running, allowing iptables rules to be established.");
+        /* Kubernetes creates /dev/termination-log; outside a pod we must not create it. */
+        if (!tlog || !*tlog)
+                tlog = access(VALIDATE_TERMINATION_LOG_DEFAULT, W_OK) == 0 ? VALIDATE_TERMINATION_LOG_DEFAULT : NULL;
+        if (tlog) {
+                int k = validate_write_termination_message(tlog, &res);
+                if (k < 0)
+                        log_warn_errno(k, "Failed to write the termination message to '%s', ignoring", tlog);
+        }
+        return EXIT_VALIDATION;
+}
+
+static int apply(const struct capture_config *c) {
+        struct capture_report rep;
+        int r = capture_run(c, &rep);
+        for (unsigned i = 0; i < rep.n_notes; i++)
+                log_info("%s", rep.notes[i]);
+        if (r < 0) {
+                log_error("%s", rep.error);
+                return r;
+        }
+        return 0;
+}
+
 int istio_iptables_main(int argc, char **argv) {
         struct capture_config c;
         struct config_error err;
@@ -154,8 +212,10 @@ int istio_iptables_main(int argc, char **argv) {
         if (c.redirect_dns && !c.capture_all_dns && c.dns4.n == 0 && c.dns6.n == 0)
                 log_warn("REDIRECT_DNS is set, but CAPTURE_ALL_DNS is false, and no DNS servers provided. DNS capture disabled.");
 
-        if (!c.native_nftables && c.skip_rule_apply)
-                log_info("Skipping iptables rule application (--skip-rule-apply)");
+        /* Istio's nft path ignores --skip-rule-apply; honouring it keeps the unprivileged
+         * validation container from trying to program rules (DECISION). */
+        if (c.skip_rule_apply)
+                log_info("Skipping rule application (--skip-rule-apply)");
         else {
                 r = rules_build(&c, c.native_nftables ? RULES_FLAVOR_NFT : RULES_FLAVOR_IPTABLES, &rs);
                 if (r < 0) {
@@ -163,15 +223,14 @@ int istio_iptables_main(int argc, char **argv) {
                         ret = EXIT_RUNTIME;
                         goto out;
                 }
-                if (c.dry_run)
-                        r = dry_run(&c, rs);
-                else
-                        r = log_errno(-EOPNOTSUPP, "Applying rules is not available in this build; use --dry-run");
+                r = c.dry_run ? dry_run(&c, rs) : apply(&c);
                 if (r < 0) {
                         ret = EXIT_RUNTIME;
                         goto out;
                 }
         }
+        if (c.run_validation)
+                ret = run_validation(&c);
 out:
         rules_free(rs);
         config_done(&c);

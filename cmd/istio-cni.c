@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* istio-cni.c: the chained CNI plugin (sidecar mode): ADD programs the redirect rules in the pod
+ * netns, CHECK verifies them, DEL/GC succeed, STATUS probes the API server, VERSION.
+ * Spec: istio-cni.md §2.1–§2.14, §7, §8. stdout carries protocol output only; logs go to stderr. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "annotations.h"
+#include "applets.h"
+#include "cni.h"
+#include "config.h"
+#include "iptlegacy.h"
+#include "k8s.h"
+#include "kubeconfig.h"
+#include "log.h"
+#include "macro.h"
+#include "netns.h"
+#include "routes.h"
+#include "rules.h"
+
+#define STDIN_MAX (4u << 20)
+
+struct plugin {
+        struct cni_env env;
+        struct cni_conf conf;
+        struct cni_args args;
+        bool have_conf;
+        struct cni_error err;
+};
+
+/* Prints the CNI error JSON on stdout (the only place errors go for the runtime) and logs it. */
+static int fail(struct plugin *p) {
+        _cleanup_free_ char *s = cni_error_format(&p->err, p->have_conf ? p->conf.cni_version : NULL);
+        log_error("%s: code %d: %s%s%s", p->env.command_str ? p->env.command_str : "?", p->err.code, p->err.msg,
+                  p->err.details[0] ? ": " : "", p->err.details);
+        if (s)
+                fputs(s, stdout);
+        fflush(stdout);
+        return 1;
+}
+
+static int read_stdin(char **ret, size_t *ret_len) {
+        size_t n = 0, cap = 0;
+        char *buf = NULL;
+
+        for (;;) {
+                if (n + 4096 + 1 > cap) {
+                        if (cap >= STDIN_MAX) {
+                                free(buf);
+                                return -EFBIG;
+                        }
+                        cap = cap ? cap * 2 : 8192;
+                        char *nb = realloc(buf, cap);
+                        if (!nb) {
+                                free(buf);
+                                return -ENOMEM;
+                        }
+                        buf = nb;
+                }
+                ssize_t k = read(STDIN_FILENO, buf + n, cap - n - 1);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        int r = -errno;
+                        free(buf);
+                        return r;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t)k;
+        }
+        if (!buf && !(buf = malloc(1)))
+                return -ENOMEM;
+        buf[n] = 0;
+        *ret = buf;
+        *ret_len = n;
+        return 0;
+}
+
+/* Prints prevResult (or an empty result) in the config's version (§2.11). */
+static int pass(struct plugin *p) {
+        _cleanup_free_ char *s = cni_result_format(p->conf.prev_result, p->conf.version, &p->err);
+        if (!s)
+                return fail(p);
+        fputs(s, stdout);
+        fflush(stdout);
+        return 0;
+}
+
+static const char *kubeconfig_path(const struct cni_conf *c, char *buf, size_t size) {
+        if (c->cni_agent_run_dir && *c->cni_agent_run_dir) {
+                snprintf(buf, size, "%s/istio-cni-kubeconfig", c->cni_agent_run_dir);
+                return buf;
+        }
+        /* DECISION: an old (≤1.22) conflist names the kubeconfig explicitly; honour it. */
+        if (c->kubeconfig && *c->kubeconfig)
+                return c->kubeconfig;
+        return "istio-cni-kubeconfig"; /* relative, like Istio with an empty run dir */
+}
+
+static int k8s_connect(struct plugin *p, unsigned attempts, struct k8s_client **ret) {
+        struct kubeconfig kc = { 0 };
+        char path[4096], e[512] = "";
+        const char *kp = kubeconfig_path(&p->conf, path, sizeof path);
+        struct k8s_options o = {
+                .timeout_usec = (p->conf.k8s_timeout_ms ? p->conf.k8s_timeout_ms : 5000) * 1000ULL,
+                .max_attempts = p->conf.k8s_max_attempts ? p->conf.k8s_max_attempts : attempts,
+                .backoff_usec = (p->conf.k8s_retry_interval_ms ? p->conf.k8s_retry_interval_ms : 1000) * 1000ULL,
+                /* Below kubelet's 2 min runtime request timeout (§2.5 DECISION). */
+                .total_timeout_usec = 100ULL * 1000 * 1000,
+                .retry = K8S_RETRY_ALL,
+                .user_agent = "istio-cni/" CNIBOX_VERSION,
+        };
+        int r = kubeconfig_load(kp, &kc, e, sizeof e);
+        if (r < 0) {
+                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "failed to createNewK8sClient: kubeconfig %s: %s", kp,
+                              e[0] ? e : strerror(-r));
+                return r;
+        }
+        r = k8s_client_new(&kc, &o, ret, e, sizeof e);
+        kubeconfig_done(&kc);
+        if (r < 0)
+                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "failed to createNewK8sClient: %s", e[0] ? e : strerror(-r));
+        return r;
+}
+
+struct apply_ctx {
+        struct capture_config *c;
+        bool check;
+        char err[512];
+};
+
+/* Runs inside the pod netns. The single call to swap for the lead's capture_apply() once
+ * lib/capture.h lands; until then: libiptc (legacy) in-process, plus routes. */
+static int capture_apply_in_netns(void *userdata) {
+        struct apply_ctx *a = userdata;
+        struct config_error cerr = { 0 };
+        struct ruleset *rs = NULL;
+        iptlegacy_txn *t = NULL;
+        const char *step = NULL;
+        int r;
+
+        r = config_fill_environment(a->c, "/etc/resolv.conf", &cerr);
+        if (r < 0) {
+                snprintf(a->err, sizeof a->err, "%s", cerr.msg[0] ? cerr.msg : strerror(-r));
+                return r;
+        }
+        r = rules_build(a->c, RULES_FLAVOR_IPTABLES, &rs);
+        if (r < 0) {
+                snprintf(a->err, sizeof a->err, "building rules: %s", strerror(-r));
+                return r;
+        }
+        bool identical = true;
+        for (int f = 0; f < (rs->enable_ipv6 ? 2 : 1); f++) {
+                struct iptlegacy_status st = { 0 };
+                r = iptlegacy_compare(f ? AF_INET6 : AF_INET, &rs->fam[f], &st);
+                if (r < 0) {
+                        snprintf(a->err, sizeof a->err, "reading IPv%d rules: %s", f ? 6 : 4, strerror(-r));
+                        goto out;
+                }
+                if (st.state != IPTLEGACY_IDENTICAL) {
+                        identical = false;
+                        if (a->check) {
+                                snprintf(a->err, sizeof a->err, "IPv%d rules %s%s%s", f ? 6 : 4,
+                                         st.state == IPTLEGACY_CLEAN ? "are missing" : "have drifted",
+                                         st.why[0] ? ": " : "", st.why);
+                                r = -ENOENT;
+                                goto out;
+                        }
+                }
+        }
+        if (a->check) {
+                r = 0;
+                goto out;
+        }
+        if (!identical) {
+                r = iptlegacy_txn_begin(a->c->network_namespace, IPTLEGACY_LOCK_WAIT_USEC_DEFAULT, 0, &t);
+                if (r < 0) {
+                        snprintf(a->err, sizeof a->err, "xtables lock: %s", strerror(-r));
+                        goto out;
+                }
+                for (int f = 0; f < (rs->enable_ipv6 ? 2 : 1); f++) {
+                        r = iptlegacy_apply(t, f ? AF_INET6 : AF_INET, &rs->fam[f]);
+                        if (r < 0) {
+                                snprintf(a->err, sizeof a->err, "applying IPv%d rules: %s", f ? 6 : 4, iptlegacy_txn_error(t));
+                                (void)iptlegacy_rollback(t);
+                                goto out;
+                        }
+                }
+        } else
+                log_info("rules already present in the pod netns; nothing to apply");
+        if (rs->enable_ipv6 && (r = routes_add_lo_ipv6_source(&step)) < 0)
+                goto route_fail;
+        if (a->c->tproxy && (a->c->inbound_all || a->c->inbound_ports.n > 0) &&
+            (r = routes_setup_tproxy(a->c->tproxy_mark, a->c->tproxy_route_table, rs->enable_ipv6, &step)) < 0)
+                goto route_fail;
+        r = 0;
+        goto out;
+route_fail:
+        snprintf(a->err, sizeof a->err, "failed to configure routes: %s: %s", step ? step : "?", strerror(-r));
+        if (t)
+                (void)iptlegacy_rollback(t);
+out:
+        iptlegacy_txn_free(t);
+        rules_free(rs);
+        return r;
+}
+
+/* ADD and CHECK share everything up to the rules (§2.4); check=true compares instead. */
+static int add_or_check(struct plugin *p, bool check) {
+        struct k8s_client *kc = NULL;
+        cJSON *pod = NULL;
+        struct annotations_pod info;
+        struct capture_config cfg;
+        struct annotations_error aerr = { 0 };
+        struct annotations_warnings warn = { 0 };
+        const char *reason;
+        const char *ns, *name, *own_ns;
+        char e[512] = "", podref[300];
+        int r, ret = 1;
+
+        config_init(&cfg);
+        if (cni_args_parse(p->env.args, &p->args, &p->err) < 0)
+                return fail(p);
+        ns = p->args.pod_namespace ? p->args.pod_namespace : "";
+        name = p->args.pod_name ? p->args.pod_name : "";
+        own_ns = p->conf.pod_namespace ? p->conf.pod_namespace : "";
+        snprintf(podref, sizeof podref, "%.140s/%.140s", ns, name);
+
+        /* §2.4 step 3: before any client, so a node reboot cannot deadlock the agent's own pod. */
+        if (strncmp(name, "istio-cni-node-", 15) == 0 && streq(ns, own_ns)) {
+                log_info("pod %s: skipped: the istio-cni node agent's own pod", podref);
+                return check ? 0 : pass(p);
+        }
+        /* Step 4: fail closed when the kubeconfig is unusable, for every pod (deliberate). */
+        if (k8s_connect(p, 30, &kc) < 0)
+                return fail(p);
+        if (!*ns || !*name) {
+                log_info("pod %s: skipped: not a kubernetes pod (no K8S_POD_NAMESPACE/K8S_POD_NAME)", podref);
+                ret = check ? 0 : pass(p);
+                goto out;
+        }
+        for (char **x = p->conf.exclude_namespaces; x && *x; x++)
+                if (streq(*x, ns)) {
+                        log_info("pod %s: skipped: namespace %s is in exclude_namespaces", podref, ns);
+                        ret = check ? 0 : pass(p);
+                        goto out;
+                }
+        if (p->conf.ambient_enabled)
+                /* DECISION: no ambient support; a sidecar pod still gets sidecar rules (§2.15 step 5). */
+                log_warn("pod %s: ambient_enabled is set but ambient mode is not supported; using the sidecar path", podref);
+        if (!k8s_name_is_valid(ns) || !k8s_name_is_valid(name)) {
+                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "invalid pod name or namespace in CNI_ARGS: %.200s", podref);
+                ret = fail(p);
+                goto out;
+        }
+        r = k8s_get_pod(kc, ns, name, &pod, e, sizeof e);
+        if (r < 0) {
+                /* Never fail open: the pod may need capture; the runtime retries the sandbox. */
+                log_error("pod %s: cannot get the pod from the API server, failing ADD: %s", podref, e);
+                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "%s", e[0] ? e : strerror(-r));
+                ret = fail(p);
+                goto out;
+        }
+        if (annotations_pod_info(pod, &info) < 0) {
+                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "pod %s: unexpected Pod object from the API server", podref);
+                ret = fail(p);
+                goto out;
+        }
+        enum annotations_decision d = annotations_decide(&info, &reason);
+        log_info("pod %s: %s", podref, reason);
+        if (d != ANNOTATIONS_CAPTURE) {
+                ret = check ? 0 : pass(p);
+                goto out;
+        }
+        r = annotations_to_config(&info, NULL, &cfg, &aerr, &warn);
+        for (unsigned i = 0; i < warn.n; i++)
+                log_warn("pod %s: %s", podref, warn.msg[i]);
+        if (r < 0) {
+                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "%s", r == -ENOMEM ? "out of memory" : aerr.msg);
+                ret = fail(p);
+                goto out;
+        }
+        if (p->conf.native_nftables) {
+                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "native_nftables is not supported by this build yet");
+                ret = fail(p);
+                goto out;
+        }
+        cfg.network_namespace = strdup(p->env.netns);
+        if (!cfg.network_namespace) {
+                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "out of memory");
+                ret = fail(p);
+                goto out;
+        }
+        {
+                _cleanup_close_ int nsfd = netns_open(p->env.netns);
+                struct apply_ctx a = { .c = &cfg, .check = check };
+                if (nsfd < 0) {
+                        cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "failed to open netns \"%.300s\": %s", p->env.netns,
+                                      nsfd == -EMEDIUMTYPE ? "unknown FS magic (not a network namespace)" : strerror(-nsfd));
+                        ret = fail(p);
+                        goto out;
+                }
+                r = netns_run(nsfd, capture_apply_in_netns, &a);
+                if (r == NETNS_ERR_RESTORE) {
+                        cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "could not return to the runtime's network namespace");
+                        fail(p);
+                        _exit(1); /* the process is in the wrong netns: do nothing else */
+                }
+                if (r < 0) {
+                        cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "%s%s", check ? "CHECK: " : "",
+                                      a.err[0] ? a.err : strerror(-r));
+                        ret = fail(p);
+                        goto out;
+                }
+        }
+        log_info("pod %s: %s", podref, check ? "redirect rules verified" : "redirect rules programmed");
+        ret = check ? 0 : pass(p);
+out:
+        config_done(&cfg);
+        cJSON_Delete(pod);
+        k8s_client_free(kc);
+        return ret;
+}
+
+/* STATUS: beyond Istio, report 50 when the kubeconfig or API server is unusable (§2.13). */
+static int status(struct plugin *p) {
+        struct k8s_client *kc = NULL;
+        struct k8s_response resp = { 0 };
+        char e[512] = "";
+        int r;
+
+        p->conf.k8s_max_attempts = 1;
+        if (!p->conf.k8s_timeout_ms)
+                p->conf.k8s_timeout_ms = 3000;
+        if (k8s_connect(p, 1, &kc) < 0) {
+                p->err.code = CNI_ERR_NOT_AVAILABLE;
+                return fail(p);
+        }
+        r = k8s_request(kc, "GET", "/api/v1/namespaces/default/pods?limit=1", NULL, NULL, &resp, e, sizeof e);
+        k8s_response_done(&resp);
+        k8s_client_free(kc);
+        /* Any answer other than an auth failure or a transport error means ADD can work. */
+        if (r < 0 && r != -ENOENT && r != -EINVAL) {
+                cni_error_set(&p->err, CNI_ERR_NOT_AVAILABLE, NULL, "API server not usable: %s", e[0] ? e : strerror(-r));
+                return fail(p);
+        }
+        return 0;
+}
+
+int istio_cni_main(int argc, char **argv) {
+        struct plugin p = { 0 };
+        _cleanup_free_ char *in = NULL;
+        size_t len = 0;
+        enum log_level lvl;
+        int r, ret;
+
+        (void)argc;
+        (void)argv;
+        log_setup("istio-cni", STDERR_FILENO, LOG_LEVEL_INFO, true);
+        if (cni_env_load(NULL, &p.env, &p.err) < 0)
+                return fail(&p);
+        if (p.env.command == CNI_CMD_NONE) {
+                fputs(cni_about(), stderr);
+                return 0;
+        }
+        if (p.env.command == CNI_CMD_VERSION) {
+                fputs(cni_version_reply(), stdout);
+                fflush(stdout);
+                return 0;
+        }
+        r = read_stdin(&in, &len);
+        if (r < 0) {
+                cni_error_set(&p.err, CNI_ERR_IO, NULL, "error reading from stdin: %s", strerror(-r));
+                return fail(&p);
+        }
+        if (cni_conf_parse(in, len, p.env.command, &p.conf, &p.err) < 0)
+                return fail(&p);
+        p.have_conf = true;
+        if (p.conf.plugin_log_level && log_parse_level(p.conf.plugin_log_level, &lvl) == 0)
+                log_setup("istio-cni", STDERR_FILENO, lvl, true);
+        log_debug("%s container=%s netns=%s ifname=%s args=%s", p.env.command_str, p.env.containerid ? p.env.containerid : "",
+                  p.env.netns ? p.env.netns : "", p.env.ifname ? p.env.ifname : "", p.env.args ? p.env.args : "");
+
+        /* DECISION: libcni checks "CNI_NETNS is our own netns" after ADD ran (and printed); we check
+         * first, so rules never land in the runtime's netns and stdout holds one document. */
+        if ((p.env.command == CNI_CMD_ADD || p.env.command == CNI_CMD_DEL) && !p.env.netns_override && p.env.netns &&
+            *p.env.netns) {
+                _cleanup_close_ int fd = netns_open(p.env.netns);
+                if (fd >= 0 && netns_is_current(fd) == 1) {
+                        cni_error_set(&p.err, CNI_ERR_INVALID_NETNS, NULL,
+                                      "plugin's netns and netns from CNI_NETNS should not be the same");
+                        ret = fail(&p);
+                        goto out;
+                }
+        }
+        switch (p.env.command) {
+        case CNI_CMD_ADD:
+                ret = add_or_check(&p, false);
+                break;
+        case CNI_CMD_CHECK:
+                ret = add_or_check(&p, true);
+                break;
+        case CNI_CMD_STATUS:
+                ret = status(&p);
+                break;
+        case CNI_CMD_DEL: /* rules vanish with the netns (§2.13) */
+        case CNI_CMD_GC:  /* no state kept */
+        default:
+                ret = 0;
+                break;
+        }
+out:
+        cni_args_done(&p.args);
+        cni_conf_done(&p.conf);
+        return ret;
+}

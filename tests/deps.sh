@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs (idempotently) every Debian 12 package cnibox builds and tests with. Needs root.
+set -euo pipefail
+pkgs=(
+        build-essential cmake pkg-config clang libclang-rt-14-dev
+        libip4tc-dev libip6tc-dev libiptc-dev libxtables-dev libnftables-dev libcjson-dev
+        libcurl4-openssl-dev libssl-dev check
+        iptables nftables iproute2 util-linux procps containernetworking-plugins
+        python3 openssl curl hyperfine
+)
+missing=()
+for p in "${pkgs[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# kubectl (for the stand-in API server's fidelity test): Debian's kubernetes-client where no kubectl.
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
+if [ ${#missing[@]} -gt 0 ]; then
+        if [ "$(id -u)" != 0 ]; then
+                echo "deps: missing packages: ${missing[*]} (run as root to install them)" >&2
+                exit 1
+        fi
+        echo "deps: installing ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The whole test suite: install what is missing, build, run every test (unit, golden, end-to-end)
+# with CTest, again under ASan+UBSan, then each libFuzzer target for a short fixed time.
+# Tests that program rules run only in namespaces they create. Usage: sudo tests/run-all.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tests/deps.sh
+jobs=$(nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+
+echo "== build (RelWithDebInfo) =="
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+echo "== tests =="
+(cd build && ctest --output-on-failure -j1)
+
+echo "== tests under ASan+UBSan =="
+cmake -S . -B build-asan -DCNIBOX_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-asan -j"$jobs"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        ctest --output-on-failure -j1)
+
+echo "== fuzz (${FUZZ_SECONDS}s per target) =="
+CC=clang cmake -S . -B build-fuzz -DCNIBOX_FUZZ=ON -DCNIBOX_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-fuzz -j"$jobs"
+fuzz_pass=0 fuzz_fail=0
+for f in build-fuzz/fuzz_*; do
+        [ -x "$f" ] || continue
+        name=$(basename "$f"); corpus=tests/fuzz/corpus/${name#fuzz_}
+        work=$(mktemp -d)
+        [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/ 2>/dev/null || true
+        if "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$work/" "$work" \
+                >"$work/log" 2>&1; then
+                fuzz_pass=$((fuzz_pass + 1)); echo "fuzz $name: ok ($(grep -c . "$work/log") log lines)"
+        else
+                fuzz_fail=$((fuzz_fail + 1)); echo "fuzz $name: FAILED"; tail -40 "$work/log"
+        fi
+        rm -rf "$work"
+done
+echo "fuzz: $fuzz_pass passed, $fuzz_fail failed"
+[ "$fuzz_fail" = 0 ]
