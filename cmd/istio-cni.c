@@ -6,20 +6,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "annotations.h"
 #include "applets.h"
 #include "cni.h"
 #include "config.h"
-#include "iptlegacy.h"
+#include "capture.h"
 #include "k8s.h"
 #include "kubeconfig.h"
 #include "log.h"
 #include "macro.h"
 #include "netns.h"
-#include "routes.h"
-#include "rules.h"
 
 #define STDIN_MAX (4u << 20)
 
@@ -130,83 +131,36 @@ static int k8s_connect(struct plugin *p, unsigned attempts, struct k8s_client **
 struct apply_ctx {
         struct capture_config *c;
         bool check;
-        char err[512];
+        char err[1100];
 };
 
-/* Runs inside the pod netns. The single call to swap for the lead's capture_apply() once
- * lib/capture.h lands; until then: libiptc (legacy) in-process, plus routes. */
+/* Runs inside the pod netns: the same detection, backends, atomic apply and rollback as
+ * istio-iptables (lib/capture), so ADD never leaves a half-configured pod. */
 static int capture_apply_in_netns(void *userdata) {
         struct apply_ctx *a = userdata;
         struct config_error cerr = { 0 };
-        struct ruleset *rs = NULL;
-        iptlegacy_txn *t = NULL;
-        const char *step = NULL;
+        struct capture_report rep;
         int r;
 
+        /* IPv6 and the host IP come from the pod's own interface addresses. */
         r = config_fill_environment(a->c, "/etc/resolv.conf", &cerr);
         if (r < 0) {
                 snprintf(a->err, sizeof a->err, "%s", cerr.msg[0] ? cerr.msg : strerror(-r));
                 return r;
         }
-        r = rules_build(a->c, RULES_FLAVOR_IPTABLES, &rs);
-        if (r < 0) {
-                snprintf(a->err, sizeof a->err, "building rules: %s", strerror(-r));
-                return r;
-        }
-        bool identical = true;
-        for (int f = 0; f < (rs->enable_ipv6 ? 2 : 1); f++) {
-                struct iptlegacy_status st = { 0 };
-                r = iptlegacy_compare(f ? AF_INET6 : AF_INET, &rs->fam[f], &st);
-                if (r < 0) {
-                        snprintf(a->err, sizeof a->err, "reading IPv%d rules: %s", f ? 6 : 4, strerror(-r));
-                        goto out;
-                }
-                if (st.state != IPTLEGACY_IDENTICAL) {
-                        identical = false;
-                        if (a->check) {
-                                snprintf(a->err, sizeof a->err, "IPv%d rules %s%s%s", f ? 6 : 4,
-                                         st.state == IPTLEGACY_CLEAN ? "are missing" : "have drifted",
-                                         st.why[0] ? ": " : "", st.why);
-                                r = -ENOENT;
-                                goto out;
-                        }
-                }
-        }
         if (a->check) {
-                r = 0;
-                goto out;
-        }
-        if (!identical) {
-                r = iptlegacy_txn_begin(a->c->network_namespace, IPTLEGACY_LOCK_WAIT_USEC_DEFAULT, 0, &t);
-                if (r < 0) {
-                        snprintf(a->err, sizeof a->err, "xtables lock: %s", strerror(-r));
-                        goto out;
-                }
-                for (int f = 0; f < (rs->enable_ipv6 ? 2 : 1); f++) {
-                        r = iptlegacy_apply(t, f ? AF_INET6 : AF_INET, &rs->fam[f]);
-                        if (r < 0) {
-                                snprintf(a->err, sizeof a->err, "applying IPv%d rules: %s", f ? 6 : 4, iptlegacy_txn_error(t));
-                                (void)iptlegacy_rollback(t);
-                                goto out;
-                        }
+                r = capture_check(a->c, &rep);
+                if (r == 0) {
+                        snprintf(a->err, sizeof a->err, "redirect rules missing or drifted: %.1000s", rep.error);
+                        return -ENOENT;
                 }
         } else
-                log_info("rules already present in the pod netns; nothing to apply");
-        if (rs->enable_ipv6 && (r = routes_add_lo_ipv6_source(&step)) < 0)
-                goto route_fail;
-        if (a->c->tproxy && (a->c->inbound_all || a->c->inbound_ports.n > 0) &&
-            (r = routes_setup_tproxy(a->c->tproxy_mark, a->c->tproxy_route_table, rs->enable_ipv6, &step)) < 0)
-                goto route_fail;
-        r = 0;
-        goto out;
-route_fail:
-        snprintf(a->err, sizeof a->err, "failed to configure routes: %s: %s", step ? step : "?", strerror(-r));
-        if (t)
-                (void)iptlegacy_rollback(t);
-out:
-        iptlegacy_txn_free(t);
-        rules_free(rs);
-        return r;
+                r = capture_run(a->c, &rep);
+        for (unsigned i = 0; i < rep.n_notes; i++)
+                log_info("%s", rep.notes[i]);
+        if (r < 0)
+                snprintf(a->err, sizeof a->err, "%s", rep.error);
+        return r < 0 ? r : 0;
 }
 
 /* ADD and CHECK share everything up to the rules (§2.4); check=true compares instead. */
@@ -284,11 +238,10 @@ static int add_or_check(struct plugin *p, bool check) {
                 ret = fail(p);
                 goto out;
         }
-        if (p->conf.native_nftables) {
-                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "native_nftables is not supported by this build yet");
-                ret = fail(p);
-                goto out;
-        }
+        /* CNI mode: per-pod xtables lock (the netns file); a repeated ADD converges (reconcile). */
+        cfg.native_nftables = p->conf.native_nftables;
+        cfg.cni_mode = true;
+        cfg.reconcile = true;
         cfg.network_namespace = strdup(p->env.netns);
         if (!cfg.network_namespace) {
                 cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "out of memory");
@@ -323,6 +276,7 @@ out:
         config_done(&cfg);
         cJSON_Delete(pod);
         k8s_client_free(kc);
+        log_set_tee(-1, LOG_LEVEL_INFO);
         return ret;
 }
 
@@ -351,8 +305,29 @@ static int status(struct plugin *p) {
         return 0;
 }
 
+/* Spec §2.14: always tee to <run_dir>/istio-cni.log (JSON lines, info+), rolled at 10 MB with
+ * one backup, the backup dropped after 2 days. Best effort: logging never fails a CNI command. */
+#define ROLLING_LOG_MAX (10u << 20)
+#define ROLLING_LOG_MAX_AGE (2 * 24 * 3600)
+static int open_rolling_log(const char *run_dir) {
+        char path[4096], backup[4200];
+        struct stat st;
+
+        if (!run_dir || !*run_dir)
+                return -1;
+        if (snprintf(path, sizeof path, "%s/istio-cni.log", run_dir) >= (int)sizeof path)
+                return -1;
+        snprintf(backup, sizeof backup, "%s.1", path);
+        if (stat(path, &st) == 0 && st.st_size >= (off_t)ROLLING_LOG_MAX)
+                (void)rename(path, backup);
+        if (stat(backup, &st) == 0 && time(NULL) - st.st_mtime > ROLLING_LOG_MAX_AGE)
+                (void)unlink(backup);
+        return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+}
+
 int istio_cni_main(int argc, char **argv) {
         struct plugin p = { 0 };
+        _cleanup_close_ int log_fd = -1;
         _cleanup_free_ char *in = NULL;
         size_t len = 0;
         enum log_level lvl;
@@ -382,6 +357,9 @@ int istio_cni_main(int argc, char **argv) {
         p.have_conf = true;
         if (p.conf.plugin_log_level && log_parse_level(p.conf.plugin_log_level, &lvl) == 0)
                 log_setup("istio-cni", STDERR_FILENO, lvl, true);
+        log_fd = open_rolling_log(p.conf.cni_agent_run_dir);
+        if (log_fd >= 0)
+                log_set_tee(log_fd, LOG_LEVEL_INFO);
         log_debug("%s container=%s netns=%s ifname=%s args=%s", p.env.command_str, p.env.containerid ? p.env.containerid : "",
                   p.env.netns ? p.env.netns : "", p.env.ifname ? p.env.ifname : "", p.env.args ? p.env.args : "");
 
@@ -416,5 +394,6 @@ int istio_cni_main(int argc, char **argv) {
 out:
         cni_args_done(&p.args);
         cni_conf_done(&p.conf);
+        log_set_tee(-1, LOG_LEVEL_INFO);
         return ret;
 }

@@ -425,7 +425,7 @@ static int detect_families(const struct capture_config *c, struct detect_result 
 
         for (int i = 0; i < nfam; i++) {
                 int family = i ? AF_INET6 : AF_INET;
-                r = detect_backend(family, force_of(c), &det[i]);
+                r = detect_backend_flags(family, force_of(c), c->cni_mode ? DETECT_NO_EXEC : 0, &det[i]);
                 if (r < 0)
                         return fail(rep, r, "%s: no usable packet filter backend: %s", fam_name(family), det[i].why);
                 note(rep, "backend %s", det[i].why);

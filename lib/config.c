@@ -209,17 +209,18 @@ int config_parse_bool(const char *s, bool *ret) {
         return -EINVAL;
 }
 
-/* Go strconv.ParseUint(s, 0, 16): 0x/0o/0b prefixes, a leading 0 means octal, '_' between digits. */
+/* Go strconv.ParseUint(s, 0, 16): 0x/0o/0b prefixes, a leading 0 means octal, and '_' may
+ * separate digits (or follow a prefix), as in Go integer literals. */
 static int parse_uint16_base0(const char *s, uint16_t *ret) {
         unsigned base = 10;
         uint64_t v = 0;
-        bool digit = false, prefixed = false;
+        bool digit = false, underscore_ok = false;
         const char *p = s;
 
         if (!*p)
                 return -EINVAL;
         if (p[0] == '0' && p[1]) {
-                prefixed = true;
+                underscore_ok = true;
                 switch (p[1]) {
                 case 'x': case 'X': base = 16; p += 2; break;
                 case 'o': case 'O': base = 8; p += 2; break;
@@ -230,10 +231,9 @@ static int parse_uint16_base0(const char *s, uint16_t *ret) {
         for (; *p; p++) {
                 unsigned d;
                 if (*p == '_') {
-                        if (!prefixed && base == 10)
+                        if (!underscore_ok || !p[1] || p[1] == '_')
                                 return -EINVAL;
-                        if (!digit || !p[1] || p[1] == '_')
-                                return -EINVAL;
+                        underscore_ok = false;
                         continue;
                 }
                 if (*p >= '0' && *p <= '9')
@@ -250,6 +250,7 @@ static int parse_uint16_base0(const char *s, uint16_t *ret) {
                 if (v > 65535)
                         return -ERANGE;
                 digit = true;
+                underscore_ok = true;
         }
         if (!digit)
                 return -EINVAL;
@@ -279,17 +280,19 @@ int config_parse_duration_usec(const char *s, uint64_t *ret) {
         if (!*p)
                 return -EINVAL;
         while (*p) {
-                char *end;
-                double v;
+                /* [0-9]*(.[0-9]*)? — no sign, exponent, hex or inf (strtod would take them). */
+                const char *start = p;
+                double v = 0, scale = 1;
+                bool digits = false;
+                for (; isdigit((unsigned char)*p); p++, digits = true)
+                        v = v * 10 + (*p - '0');
+                if (*p == '.')
+                        for (p++; isdigit((unsigned char)*p); p++, digits = true)
+                                v += (*p - '0') * (scale /= 10);
+                if (!digits || p == start)
+                        return -EINVAL;
                 size_t best = 0;
                 double mult = 0;
-
-                if (!(isdigit((unsigned char)*p) || (*p == '.' && isdigit((unsigned char)p[1]))))
-                        return -EINVAL;
-                v = strtod(p, &end);
-                if (end == p)
-                        return -EINVAL;
-                p = end;
                 for (size_t i = 0; i < ELEMENTSOF(units); i++) {
                         size_t n = strlen(units[i].unit);
                         if (strncmp(p, units[i].unit, n) == 0 && n > best) {

@@ -12,7 +12,9 @@ static struct {
         int fd;
         enum log_level level;
         bool json;
-} L = { "cnibox", 2, LOG_LEVEL_INFO, false };
+        int tee_fd;
+        enum log_level tee_min;
+} L = { "cnibox", 2, LOG_LEVEL_INFO, false, -1, LOG_LEVEL_INFO };
 
 static const char *const level_names[] = { "debug", "info", "warn", "error", "none" };
 
@@ -23,7 +25,15 @@ void log_setup(const char *applet, int fd, enum log_level level, bool json) {
         L.json = json;
 }
 
-enum log_level log_get_level(void) { return L.level; }
+void log_set_tee(int fd, enum log_level min) {
+        L.tee_fd = fd;
+        L.tee_min = min;
+}
+
+/* The level below which nothing is formatted at all. */
+enum log_level log_get_level(void) {
+        return L.tee_fd >= 0 && L.tee_min < L.level ? L.tee_min : L.level;
+}
 const char *log_applet(void) { return L.applet; }
 
 /* Accepts Istio's --log_output_level: "level" or "scope:level,scope:level". The "default"
@@ -70,22 +80,10 @@ static void json_escape(char *dst, size_t sz, const char *src) {
         dst[o] = 0;
 }
 
-static void log_vmsg(enum log_level level, const char *suffix, const char *fmt, va_list ap) {
-        char msg[8192], line[16384 + 64], ts[64];
-        struct timeval tv;
-        struct tm tm;
+static void emit(int fd, bool json, enum log_level level, const char *ts, const char *msg) {
+        char line[16384 + 64];
         int n;
-
-        if (level < L.level || L.level == LOG_LEVEL_NONE)
-                return;
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        if (suffix)
-                strncat(msg, suffix, sizeof msg - strlen(msg) - 1);
-        gettimeofday(&tv, NULL);
-        gmtime_r(&tv.tv_sec, &tm);
-        n = (int)strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(ts + n, sizeof ts - (size_t)n, ".%06ldZ", (long)tv.tv_usec);
-        if (L.json) {
+        if (json) {
                 char esc[16384];
                 json_escape(esc, sizeof esc, msg);
                 n = snprintf(line, sizeof line, "{\"time\":\"%s\",\"level\":\"%s\",\"scope\":\"%s\",\"msg\":\"%s\"}\n",
@@ -95,7 +93,30 @@ static void log_vmsg(enum log_level level, const char *suffix, const char *fmt, 
         if (n > (int)sizeof line - 1)
                 n = (int)sizeof line - 1;
         /* One write() per line so concurrent writers do not interleave inside a line. */
-        (void)!write(L.fd, line, (size_t)n);
+        (void)!write(fd, line, (size_t)n);
+}
+
+static void log_vmsg(enum log_level level, const char *suffix, const char *fmt, va_list ap) {
+        char msg[8192], ts[64];
+        struct timeval tv;
+        struct tm tm;
+        bool to_main = level >= L.level && L.level != LOG_LEVEL_NONE;
+        bool to_tee = L.tee_fd >= 0 && level >= L.tee_min && L.tee_min != LOG_LEVEL_NONE;
+        int n;
+
+        if (!to_main && !to_tee)
+                return;
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        if (suffix)
+                strncat(msg, suffix, sizeof msg - strlen(msg) - 1);
+        gettimeofday(&tv, NULL);
+        gmtime_r(&tv.tv_sec, &tm);
+        n = (int)strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(ts + n, sizeof ts - (size_t)n, ".%06ldZ", (long)tv.tv_usec);
+        if (to_main)
+                emit(L.fd, L.json, level, ts, msg);
+        if (to_tee)
+                emit(L.tee_fd, true, level, ts, msg);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...) {

@@ -11,6 +11,9 @@ enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERRO
 /* Where log lines go. istio-iptables logs to stdout like Istio; the CNI plugin must keep stdout
  * for protocol output and logs to stderr. */
 void log_setup(const char *applet, int fd, enum log_level level, bool json);
+/* A second sink: every line at or above min is also written to fd as a JSON line (the CNI
+ * plugin's rolling file, spec istio-cni.md §2.14). fd < 0 turns it off. The fd stays the caller's. */
+void log_set_tee(int fd, enum log_level min);
 int log_parse_level(const char *spec, enum log_level *ret);
 enum log_level log_get_level(void);
 const char *log_applet(void);

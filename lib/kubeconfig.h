@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* kubeconfig.h: parse the kubeconfig subset the CNI plugin and the node agent need.
+ * Spec: istio-cni.md §2.5 (explicit path, no fallback) and §4.4 (the file install-cni writes);
+ * format: Kubernetes clientcmd v1 Config (YAML or JSON).
+ *
+ * Accepted syntax: JSON (cJSON), or a strict YAML subset: block mappings and block sequences
+ * (2+ space indentation, "- " items), plain / 'single' / "double" quoted scalars, full-line and
+ * trailing "# comments", an optional leading "---", and the empty flow collections "{}" and "[]".
+ * Everything else (tabs in indentation, anchors/aliases, tags, flow collections with content,
+ * block scalars "|"/">", multi-line scalars, duplicate keys, several documents) is rejected
+ * with an error message naming the line.
+ *
+ * Resolution: current-context → contexts[name].context.{cluster,user} → clusters[] and users[]
+ * (a context without a user is allowed: no credentials). Unknown keys are ignored, as clientcmd
+ * does; auth-provider / exec plugins are rejected (-EOPNOTSUPP) rather than silently ignored. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct kubeconfig {
+        char *context;                  /* the resolved current-context name */
+        char *cluster_name;
+        char *user_name;                /* NULL when the context names no user */
+
+        /* clusters[].cluster */
+        char *server;                   /* "https://host:port[/prefix]", trailing '/' stripped */
+        char *ca_file;                  /* certificate-authority, made absolute (see below) */
+        void *ca_data;                  /* certificate-authority-data, base64-decoded (PEM bytes) */
+        size_t ca_data_len;
+        bool insecure_skip_tls_verify;  /* insecure-skip-tls-verify */
+        char *tls_server_name;          /* tls-server-name: name checked in the server cert */
+
+        /* users[].user */
+        char *token;                    /* literal bearer token */
+        char *token_file;               /* tokenFile, made absolute; re-read on every request */
+        char *client_cert_file;         /* client-certificate */
+        char *client_key_file;          /* client-key */
+        void *client_cert_data;         /* client-certificate-data, base64-decoded */
+        size_t client_cert_data_len;
+        void *client_key_data;          /* client-key-data, base64-decoded */
+        size_t client_key_data_len;
+};
+
+/* Parses text (YAML subset or JSON, not necessarily NUL-terminated). Relative file paths
+ * (certificate-authority, tokenFile, client-certificate, client-key) are resolved against base_dir
+ * when it is non-NULL (kubeconfig_load passes the file's directory), else kept as written.
+ * On failure *ret is untouched and err (if non-NULL) holds a message such as "line 7: tabs are not
+ * allowed in indentation".
+ * Returns 0, or:
+ *   -EINVAL     syntax outside the subset, wrong types, missing/unknown current-context, context,
+ *               cluster or user, missing server, bad base64, a server URL that is not http(s)
+ *   -EOPNOTSUPP auth-provider or exec credential plugins
+ *   -ENOMEM */
+int kubeconfig_parse(const char *text, size_t len, const char *base_dir, struct kubeconfig *ret,
+                     char *err, size_t errsz);
+
+/* Reads path (at most 4 MiB) and parses it; relative paths inside resolve against dirname(path).
+ * Returns the errors of kubeconfig_parse, or -errno of open/read (-ENOENT for a missing file:
+ * §2.5 says a missing kubeconfig is an error, there is no fallback). */
+int kubeconfig_load(const char *path, struct kubeconfig *ret, char *err, size_t errsz);
+
+/* Frees all members (safe on a zeroed or already-done struct) and zeroes it. */
+void kubeconfig_done(struct kubeconfig *k);
+
+/* Decodes standard base64 (RFC 4648, '=' padding optional, ASCII whitespace ignored).
+ * Returns 0 and a malloc'ed buffer (NUL-terminated for convenience, not counted in *ret_len),
+ * -EINVAL on bad input, -ENOMEM. Exposed for the tests and the node agent. */
+int kubeconfig_base64_decode(const char *s, size_t len, void **ret, size_t *ret_len);
