@@ -385,8 +385,13 @@ int istio_cni_main(int argc, char **argv) {
         case CNI_CMD_STATUS:
                 ret = status(&p);
                 break;
-        case CNI_CMD_DEL: /* rules vanish with the netns (§2.13) */
-        case CNI_CMD_GC:  /* no state kept */
+        case CNI_CMD_DEL:
+                /* The rules live in the pod netns and vanish with it (§2.13); nothing to undo. */
+                log_info("container %s: DEL: nothing to remove (the rules go with the pod's network namespace)",
+                         p.env.containerid ? p.env.containerid : "?");
+                ret = 0;
+                break;
+        case CNI_CMD_GC: /* no state kept */
         default:
                 ret = 0;
                 break;

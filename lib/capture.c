@@ -52,16 +52,20 @@ static bool inbound_on(const struct capture_config *c) { return c->inbound_all |
 
 /* --- routes (§5.7) ------------------------------------------------------------------------- */
 
-static int setup_routes(const struct capture_config *c, struct capture_report *rep) {
+/* Sets up routes; *ret_added tells whether this run created the TPROXY rule (it did not exist),
+ * so that a failed rule apply can remove it again and leave the namespace as it found it. */
+static int setup_routes(const struct capture_config *c, struct capture_report *rep, bool *ret_added) {
         const char *step = NULL;
         int r;
 
+        *ret_added = false;
         if (c->enable_ipv6) {
                 r = routes_add_lo_ipv6_source(&step);
                 if (r < 0)
                         return fail(rep, r, "%s: %s", step ? step : "Failed to add ::6 to lo", strerror(-r));
         }
         if (c->tproxy && inbound_on(c)) {
+                *ret_added = routes_count_tproxy_rules(AF_INET, c->tproxy_mark, c->tproxy_route_table) == 0;
                 r = routes_setup_tproxy(c->tproxy_mark, c->tproxy_route_table, c->enable_ipv6, &step);
                 if (r < 0)
                         return fail(rep, r, "%s: %s", step ? step : "Failed to set up TPROXY routing", strerror(-r));
@@ -69,6 +73,13 @@ static int setup_routes(const struct capture_config *c, struct capture_report *r
                      c->tproxy_route_table);
         }
         return 0;
+}
+
+/* Undoes setup_routes() after a failed apply, if this run added the routing. */
+static void undo_routes(const struct capture_config *c, bool added) {
+        const char *step = NULL;
+        if (added)
+                (void)routes_cleanup_tproxy(c->tproxy_mark, c->tproxy_route_table, c->enable_ipv6, &step);
 }
 
 /* Istio's --cleanup-only *adds* routes (quirk 21); we remove what setup_routes() adds. */
@@ -88,6 +99,7 @@ static int cleanup_routes(const struct capture_config *c, struct capture_report 
 static int run_nft(const struct capture_config *c, struct capture_report *rep) {
         _cleanup_free_ char *text = NULL, *error = NULL;
         struct ruleset *rs = NULL;
+        bool routes_added = false;
         int r;
 
         rep->native_nft = true;
@@ -107,14 +119,16 @@ static int run_nft(const struct capture_config *c, struct capture_report *rep) {
         rules_free(rs);
         if (r < 0)
                 return fail(rep, r, "Failed to render the nftables rules: %s", strerror(-r));
-        r = setup_routes(c, rep);
+        r = setup_routes(c, rep, &routes_added);
         if (r < 0)
                 return r;
         /* One transaction: every table, both IP families, flushed and refilled atomically. */
         r = nftapply_apply(text, &error);
-        if (r < 0)
+        if (r < 0) {
+                undo_routes(c, routes_added);
                 return fail(rep, r, "nftables transaction failed (nothing was changed): %s",
                             error ? error : strerror(-r));
+        }
         rep->changed = true;
         note(rep, "nftables: applied our tables in one atomic transaction");
         return 0;
@@ -273,33 +287,25 @@ static int iptnft_replace_payload(int family, const struct rules_list *l, const 
                                 fprintf(f, ":%s - [0:0]\n", rules_chain_name((enum rules_chain)ch));
                 for (size_t i = 0; i < s->n_jumps[t]; i++)
                         fprintf(f, "-D%s\n", s->jumps[t][i] + 2);
+                /* Our built-in-chain rules that are not jumps survive the chain flush: delete the
+                 * ones present, then (unless cleaning up) add every rule in configuration order,
+                 * so the result is exactly what a fresh apply gives, rule order included. */
                 for (size_t i = 0; i < l->n && r >= 0; i++) {
                         const struct rules_rule *rule = &l->v[i];
-                        bool builtin_plain = rules_chain_is_builtin(rule->chain) &&
-                                             !(rule->target.kind == RULES_TARGET_JUMP &&
-                                               !rules_chain_is_builtin(rule->target.chain));
-                        if (rule->table != (enum rules_table)t)
+                        if (rule->table != (enum rules_table)t || !rules_chain_is_builtin(rule->chain) ||
+                            (rule->target.kind == RULES_TARGET_JUMP && !rules_chain_is_builtin(rule->target.chain)))
                                 continue;
-                        if (builtin_plain) {
-                                /* Built-in chain rules that are not jumps survive the flush: add
-                                 * them only if missing, and delete them on cleanup if present. */
-                                r = iptnft_rule_exists(family, rule);
-                                if (r < 0)
-                                        break;
-                                if (cleanup ? r == 0 : r == 1) {
-                                        r = 0;
-                                        continue;
-                                }
-                                r = 0;
-                                if (cleanup) {
-                                        fprintf(f, "-D %s ", rules_chain_name(rule->chain));
-                                        r = rules_ipt_format_args(f, rule);
-                                        fputc('\n', f);
-                                        continue;
-                                }
-                        } else if (cleanup)
+                        r = iptnft_rule_exists(family, rule);
+                        if (r <= 0)
                                 continue;
-                        r = rules_ipt_format_rule(f, rule);
+                        fprintf(f, "-D %s ", rules_chain_name(rule->chain));
+                        r = rules_ipt_format_args(f, rule);
+                        fputc('\n', f);
+                }
+                for (size_t i = 0; i < l->n && r >= 0 && !cleanup; i++) {
+                        if (l->v[i].table != (enum rules_table)t)
+                                continue;
+                        r = rules_ipt_format_rule(f, &l->v[i]);
                         fputc('\n', f);
                 }
                 for (int ch = RULES_CHAIN_FIRST_ISTIO; ch < RULES_CHAIN_MAX; ch++)
@@ -437,7 +443,7 @@ static int run_iptables(const struct capture_config *c, struct capture_report *r
         struct detect_result det[2] = {};
         struct ruleset *rs = NULL;
         iptlegacy_txn *t = NULL;
-        bool was_clean[2] = { true, true }, done[2] = {};
+        bool was_clean[2] = { true, true }, done[2] = {}, routes_added = false;
         int nfam, r;
 
         nfam = detect_families(c, det, rep);
@@ -456,7 +462,7 @@ static int run_iptables(const struct capture_config *c, struct capture_report *r
         if (r < 0)
                 return fail(rep, r, "Failed to build the rules: %s", strerror(-r));
         if (!c->cleanup_only) {
-                r = setup_routes(c, rep);
+                r = setup_routes(c, rep, &routes_added);
                 if (r < 0)
                         goto out;
         }
@@ -508,6 +514,8 @@ static int run_iptables(const struct capture_config *c, struct capture_report *r
         if (r >= 0 && c->cleanup_only)
                 r = cleanup_routes(c, rep);
 out:
+        if (r < 0 && !c->cleanup_only)
+                undo_routes(c, routes_added);
         iptlegacy_txn_free(t);
         rules_free(rs);
         return r;

@@ -369,8 +369,12 @@ static int add_port(const char *item, void *ud) {
 }
 
 int config_parse_port_list(const char *s, struct config_ports *ret) {
+        return config_parse_port_list_full(s, ret, NULL);
+}
+
+int config_parse_port_list_full(const char *s, struct config_ports *ret, const char **ret_bad) {
         struct config_ports p = {};
-        int r = split_list(s, add_port, &p, NULL);
+        int r = split_list(s, add_port, &p, ret_bad);
         if (r < 0) {
                 config_ports_free(&p);
                 return r;
@@ -730,16 +734,17 @@ static int conv_port(const struct raw *raw, int id, uint16_t *ret, struct config
 }
 
 static int conv_port_list(const struct raw *raw, int id, struct config_ports *ret, struct config_error *err) {
+        const char *bad = NULL;
         int r;
         if (!raw->val[id])
                 return 0;
-        r = config_parse_port_list(raw->val[id], ret);
+        r = config_parse_port_list_full(raw->val[id], ret, &bad);
         if (r == -E2BIG)
                 return fail(err, CONFIG_ERR_CONFIG, "too many ports in %s (at most %d)", raw->src[id], CONFIG_MAX_LIST);
         if (r < 0)
                 return fail(err, CONFIG_ERR_CONFIG,
-                            "invalid port list \"%s\" for %s: each item must be a port number from 0 to 65535",
-                            raw->val[id], raw->src[id]);
+                            "invalid port list \"%s\" for %s: \"%.*s\" is not a port number from 0 to 65535",
+                            raw->val[id], raw->src[id], bad ? (int)strcspn(bad, ",") : 0, bad ? bad : "");
         return 0;
 }
 
@@ -806,7 +811,7 @@ int config_parse(struct capture_config *c, int argc, char *const *argv, char *co
                  struct config_error *err) {
         struct raw raw = {};
         const char *v;
-        bool b;
+        bool b = false;
         int r;
 
         if (err)

@@ -120,6 +120,8 @@ int config_validate(const struct capture_config *c, struct config_error *err);
  * Each returns 0 or -EINVAL/-E2BIG/-ERANGE and never prints. */
 int config_parse_port(const char *s, uint16_t *ret);
 int config_parse_port_list(const char *s, struct config_ports *ret);
+/* Same; on -EINVAL *ret_bad (optional) points at the bad item inside s. */
+int config_parse_port_list_full(const char *s, struct config_ports *ret, const char **ret_bad);
 int config_parse_iface(const char *s, char ret[IFNAMSIZ]);
 int config_parse_iface_list(const char *s, struct config_ifaces *ret);
 /* "*" sets *ret_all (both families); otherwise a CIDR list split by family. */

@@ -41,26 +41,8 @@ _Static_assert(sizeof(struct ipt_replace) == sizeof(struct ip6t_replace), "repla
 _Static_assert(offsetof(struct ipt_replace, entries) == offsetof(struct ip6t_replace, entries), "replace layout");
 _Static_assert(sizeof(struct ipt_get_entries) == sizeof(struct ip6t_get_entries), "entries layout");
 
-/* Our own name tables (lib/rules.c has the same; kept local so this module stands alone). */
-static const char *const table_names[RULES_TABLE_MAX] = {
-        [RULES_TABLE_FILTER] = "filter", [RULES_TABLE_MANGLE] = "mangle",
-        [RULES_TABLE_NAT] = "nat",       [RULES_TABLE_RAW] = "raw",
-};
-static const char *const chain_names[RULES_CHAIN_MAX] = {
-        [RULES_CHAIN_PREROUTING] = "PREROUTING",
-        [RULES_CHAIN_INPUT] = "INPUT",
-        [RULES_CHAIN_FORWARD] = "FORWARD",
-        [RULES_CHAIN_OUTPUT] = "OUTPUT",
-        [RULES_CHAIN_POSTROUTING] = "POSTROUTING",
-        [RULES_CHAIN_ISTIO_INBOUND] = "ISTIO_INBOUND",
-        [RULES_CHAIN_ISTIO_REDIRECT] = "ISTIO_REDIRECT",
-        [RULES_CHAIN_ISTIO_IN_REDIRECT] = "ISTIO_IN_REDIRECT",
-        [RULES_CHAIN_ISTIO_OUTPUT] = "ISTIO_OUTPUT",
-        [RULES_CHAIN_ISTIO_OUTPUT_DNS] = "ISTIO_OUTPUT_DNS",
-        [RULES_CHAIN_ISTIO_DIVERT] = "ISTIO_DIVERT",
-        [RULES_CHAIN_ISTIO_TPROXY] = "ISTIO_TPROXY",
-        [RULES_CHAIN_ISTIO_DROP] = "ISTIO_DROP",
-};
+/* Names come from lib/rules (rules_table_name / rules_chain_name). */
+
 /* The order tables are committed in (nat before mangle: see IPTLEGACY_FAULT_ENV). */
 static const enum rules_table commit_order[RULES_TABLE_MAX] = {
         RULES_TABLE_NAT, RULES_TABLE_MANGLE, RULES_TABLE_RAW, RULES_TABLE_FILTER,
@@ -384,7 +366,7 @@ static int encode_target(const struct rules_target *t, int af, struct enc *b, ch
                 const char *name = t->kind == RULES_TARGET_RETURN ? "RETURN"
                                  : t->kind == RULES_TARGET_ACCEPT ? "ACCEPT"
                                  : t->kind == RULES_TARGET_DROP   ? "DROP"
-                                 : (unsigned)t->chain < RULES_CHAIN_MAX ? chain_names[t->chain] : NULL;
+                                 : (unsigned)t->chain < RULES_CHAIN_MAX ? rules_chain_name(t->chain) : NULL;
                 if (!name || (t->kind == RULES_TARGET_JUMP && t->chain < RULES_CHAIN_FIRST_ISTIO)) {
                         seterr(err, "bad jump target");
                         return -EINVAL;
@@ -671,7 +653,7 @@ static unsigned tables_existing(const struct fam *f) {
         while (fgets(line, sizeof(line), fp)) {
                 line[strcspn(line, "\n")] = 0;
                 for (unsigned t = 0; t < RULES_TABLE_MAX; t++)
-                        if (streq(line, table_names[t]))
+                        if (streq(line, rules_table_name(t)))
                                 mask |= 1u << t;
         }
         return mask;
@@ -708,14 +690,14 @@ static int snapshot_take(const struct fam *f, enum rules_table t, struct snapsho
         if (fd < 0)
                 return fd;
         *s = (struct snapshot){ .af = f->af, .table = t };
-        r = raw_getinfo(f, fd, table_names[t], &s->info);
+        r = raw_getinfo(f, fd, rules_table_name(t), &s->info);
         if (r < 0)
                 return r;
         len = sizeof(struct ipt_get_entries) + s->info.size;
         s->entries = calloc(1, len);
         if (!s->entries)
                 return -ENOMEM;
-        strncpy(s->entries->name, table_names[t], sizeof(s->entries->name) - 1);
+        strncpy(s->entries->name, rules_table_name(t), sizeof(s->entries->name) - 1);
         s->entries->size = s->info.size;
         if (getsockopt(fd, f->level, IPT_SO_GET_ENTRIES, s->entries, &len) < 0) {
                 r = -errno;
@@ -736,7 +718,7 @@ static int snapshot_restore(const struct snapshot *s) {
 
         if (fd < 0)
                 return fd;
-        r = raw_getinfo(f, fd, table_names[s->table], &now);
+        r = raw_getinfo(f, fd, rules_table_name(s->table), &now);
         if (r < 0)
                 return r;
         /* The kernel hands back the counters of the entries being replaced: it wants a buffer
@@ -745,7 +727,7 @@ static int snapshot_restore(const struct snapshot *s) {
         rep = calloc(1, sizeof(*rep) + s->info.size);
         if (!counters || !rep)
                 return -ENOMEM;
-        strncpy(rep->name, table_names[s->table], sizeof(rep->name) - 1);
+        strncpy(rep->name, rules_table_name(s->table), sizeof(rep->name) - 1);
         rep->valid_hooks = s->info.valid_hooks;
         rep->num_entries = s->info.num_entries;
         rep->size = s->info.size;
@@ -841,7 +823,7 @@ int iptlegacy_rollback(iptlegacy_txn *t) {
                 int r = snapshot_restore(&t->snap[i - 1]);
                 if (r < 0 && ret == 0) {
                         seterr(t->err, "rollback of %s table %s: %s", t->snap[i - 1].af == AF_INET ? "IPv4" : "IPv6",
-                               table_names[t->snap[i - 1].table], strerror(-r));
+                               rules_table_name(t->snap[i - 1].table), strerror(-r));
                         ret = r;
                 }
                 free(t->snap[i - 1].entries);
@@ -856,8 +838,8 @@ static bool fault_injected(int af, enum rules_table table) {
 
         if (!env)
                 return false;
-        snprintf(want[0], sizeof(want[0]), "iptlegacy:%s", table_names[table]);
-        snprintf(want[1], sizeof(want[1]), "iptlegacy%c:%s", af == AF_INET ? '4' : '6', table_names[table]);
+        snprintf(want[0], sizeof(want[0]), "iptlegacy:%s", rules_table_name(table));
+        snprintf(want[1], sizeof(want[1]), "iptlegacy%c:%s", af == AF_INET ? '4' : '6', rules_table_name(table));
         want[2][0] = 0;
         for (const char *p = env; *p;) {
                 size_t n = strcspn(p, ",");
@@ -903,7 +885,7 @@ static int table_rebuild(const struct fam *f, struct xtc_handle *h, enum rules_t
                         const char *tg = f->get_target(e, h);
                         bool drop = tg && is_ours(tg);
                         for (size_t j = 0; !drop && builtin && j < p->n; j++)
-                                drop = p->v[j].table == t && streq(chain_names[p->v[j].chain], chains[i]) &&
+                                drop = p->v[j].table == t && streq(rules_chain_name(p->v[j].chain), chains[i]) &&
                                        entry_same(f, h, e, p->v[j].entry);
                         if (!drop)
                                 continue;
@@ -942,15 +924,15 @@ static int table_rebuild(const struct fam *f, struct xtc_handle *h, enum rules_t
         /* 3. Our chains, then our rules in list order. */
         for (unsigned c = RULES_CHAIN_FIRST_ISTIO; c < RULES_CHAIN_MAX; c++)
                 if (p->chain_used[t][c]) {
-                        if (!f->create_chain(chain_names[c], h)) {
-                                seterr(err, "create chain %s: %s", chain_names[c], f->strerror(errno));
+                        if (!f->create_chain(rules_chain_name(c), h)) {
+                                seterr(err, "create chain %s: %s", rules_chain_name(c), f->strerror(errno));
                                 return -errno;
                         }
                         changed = true;
                 }
         for (size_t i = 0; i < p->n; i++) {
                 const struct plan_rule *pr = &p->v[i];
-                const char *cn = chain_names[pr->chain];
+                const char *cn = rules_chain_name(pr->chain);
                 int ok;
                 if (pr->table != t)
                         continue;
@@ -989,17 +971,17 @@ static int replace_family(iptlegacy_txn *t, int family, const struct rules_list 
         for (unsigned tb = 0; tb < RULES_TABLE_MAX && r >= 0; tb++) {
                 if (!(tables & (1u << tb)))
                         continue;
-                h[tb] = f->init(table_names[tb]);
+                h[tb] = f->init(rules_table_name(tb));
                 if (!h[tb]) {
                         r = -(errno ? errno : EIO);
-                        seterr(t->err, "%s table %s: %s", family == AF_INET ? "IPv4" : "IPv6", table_names[tb],
+                        seterr(t->err, "%s table %s: %s", family == AF_INET ? "IPv4" : "IPv6", rules_table_name(tb),
                                f->strerror(errno));
                         break;
                 }
                 char e2[IPTLEGACY_ERR_MAX] = "";
                 r = table_rebuild(f, h[tb], tb, &p, add, e2);
                 if (r < 0)
-                        seterr(t->err, "%s table %s: %s", family == AF_INET ? "IPv4" : "IPv6", table_names[tb], e2);
+                        seterr(t->err, "%s table %s: %s", family == AF_INET ? "IPv4" : "IPv6", rules_table_name(tb), e2);
                 else
                         changed[tb] = r > 0;
         }
@@ -1012,14 +994,14 @@ static int replace_family(iptlegacy_txn *t, int family, const struct rules_list 
                 r = snapshot_take(f, tb, &s);
                 if (r < 0) {
                         seterr(t->err, "%s table %s: reading it for rollback: %s", family == AF_INET ? "IPv4" : "IPv6",
-                               table_names[tb], strerror(-r));
+                               rules_table_name(tb), strerror(-r));
                         break;
                 }
                 if (fault_injected(family, tb)) {
                         free(s.entries);
                         r = -EIO;
                         seterr(t->err, "%s table %s: commit: injected fault (%s)", family == AF_INET ? "IPv4" : "IPv6",
-                               table_names[tb], IPTLEGACY_FAULT_ENV);
+                               rules_table_name(tb), IPTLEGACY_FAULT_ENV);
                         break;
                 }
                 ns = realloc(t->snap, (t->n_snap + 1) * sizeof(*t->snap));
@@ -1033,7 +1015,7 @@ static int replace_family(iptlegacy_txn *t, int family, const struct rules_list 
                 if (!f->commit(h[tb])) {
                         r = -(errno ? errno : EIO);
                         seterr(t->err, "%s table %s: commit: %s", family == AF_INET ? "IPv4" : "IPv6",
-                               table_names[tb], f->strerror(errno));
+                               rules_table_name(tb), f->strerror(errno));
                         /* Nothing was replaced; no need to restore this one. */
                         free(t->snap[--t->n_snap].entries);
                         break;
@@ -1072,7 +1054,7 @@ static int compare_table(const struct fam *f, struct xtc_handle *h, enum rules_t
         for (const char *c = f->first_chain(h); c; c = f->next_chain(h)) {
                 enum rules_chain ch = RULES_CHAIN_MAX;
                 for (unsigned k = RULES_CHAIN_FIRST_ISTIO; k < RULES_CHAIN_MAX; k++)
-                        if (streq(c, chain_names[k]))
+                        if (streq(c, rules_chain_name(k)))
                                 ch = k;
                 if (!is_ours(c)) {
                         for (const void *e = f->first_rule(c, h); e; e = f->next_rule(e, h)) {
@@ -1085,7 +1067,7 @@ static int compare_table(const struct fam *f, struct xtc_handle *h, enum rules_t
                 *ours = true;
                 if (ch == RULES_CHAIN_MAX || !p->chain_used[t][ch]) {
                         if (*same)
-                                seterr(why, "unexpected chain %s in table %s", c, table_names[t]);
+                                seterr(why, "unexpected chain %s in table %s", c, rules_table_name(t));
                         *same = false;
                         continue;
                 }
@@ -1094,20 +1076,20 @@ static int compare_table(const struct fam *f, struct xtc_handle *h, enum rules_t
                 for (const void *e = f->first_rule(c, h); e; e = f->next_rule(e, h), i++)
                         if (i >= n || !entry_same(f, h, e, order[i])) {
                                 if (*same)
-                                        seterr(why, "table %s chain %s differs at rule %zu", table_names[t], c, i + 1);
+                                        seterr(why, "table %s chain %s differs at rule %zu", rules_table_name(t), c, i + 1);
                                 *same = false;
                                 break;
                         }
                 if (i < n) {
                         if (*same)
-                                seterr(why, "table %s chain %s lacks rule %zu", table_names[t], c, i + 1);
+                                seterr(why, "table %s chain %s lacks rule %zu", rules_table_name(t), c, i + 1);
                         *same = false;
                 }
         }
         for (unsigned k = RULES_CHAIN_FIRST_ISTIO; k < RULES_CHAIN_MAX; k++)
                 if (p->chain_used[t][k] && !seen[k]) {
                         if (*same)
-                                seterr(why, "chain %s missing in table %s", chain_names[k], table_names[t]);
+                                seterr(why, "chain %s missing in table %s", rules_chain_name(k), rules_table_name(t));
                         *same = false;
                 }
         /* Built-in chain rules: presence only (§5.4). */
@@ -1116,13 +1098,13 @@ static int compare_table(const struct fam *f, struct xtc_handle *h, enum rules_t
                 bool found = false;
                 if (pr->table != t || pr->chain >= RULES_CHAIN_FIRST_ISTIO)
                         continue;
-                for (const void *e = f->first_rule(chain_names[pr->chain], h); e && !found; e = f->next_rule(e, h))
+                for (const void *e = f->first_rule(rules_chain_name(pr->chain), h); e && !found; e = f->next_rule(e, h))
                         found = entry_same(f, h, e, pr->entry);
                 if (found)
                         *ours = true;
                 else {
                         if (*same)
-                                seterr(why, "table %s chain %s lacks a rule", table_names[t], chain_names[pr->chain]);
+                                seterr(why, "table %s chain %s lacks a rule", rules_table_name(t), rules_chain_name(pr->chain));
                         *same = false;
                 }
         }
@@ -1154,15 +1136,15 @@ int iptlegacy_compare(int family, const struct rules_list *l, struct iptlegacy_s
                 if (!(tables & (1u << t))) {
                         if (p.tables & (1u << t)) {
                                 if (same)
-                                        seterr(ret->why, "table %s does not exist", table_names[t]);
+                                        seterr(ret->why, "table %s does not exist", rules_table_name(t));
                                 same = false;
                         }
                         continue;
                 }
-                h = f->init(table_names[t]);
+                h = f->init(rules_table_name(t));
                 if (!h) {
                         r = -(errno ? errno : EIO);
-                        seterr(ret->why, "table %s: %s", table_names[t], f->strerror(errno));
+                        seterr(ret->why, "table %s: %s", rules_table_name(t), f->strerror(errno));
                         plan_done(&p);
                         return r;
                 }
@@ -1206,7 +1188,7 @@ int iptlegacy_probe(int family, struct iptlegacy_probe *ret) {
                 struct xtc_handle *h;
                 if (!(tables & (1u << t)))
                         continue;
-                h = f->init(table_names[t]);
+                h = f->init(rules_table_name(t));
                 if (!h)
                         continue;
                 ret->n_rules += count_rules(f, h);

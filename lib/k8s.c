@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* k8s.c: Kubernetes API client over dlopen()ed libcurl (spec istio-cni.md §2.5, §2.4 step 11,
+/* k8s.c: Kubernetes API client over lib/httpc (dlopen()ed libssl) (spec istio-cni.md §2.5, §2.4 step 11,
  * §5.2). See k8s.h for the error convention and the retry/proxy decisions. */
 #include <errno.h>
 #include <fcntl.h>
@@ -7,9 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
-#include "curlapi.h"
+#include "httpc.h"
 #include "k8s.h"
 #include "macro.h"
 
@@ -26,16 +27,11 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
 
 struct k8s_client {
-        const struct curlapi *api;
-        CURL *curl;
+        struct httpc *http;
         struct kubeconfig kc;
         struct k8s_options o;
         char *user_agent;
-        /* With tls-server-name the URL carries that name and CONNECT_TO maps it to the real
-         * host:port, so TLS SNI and verification use it while the socket goes to the server. */
-        char *url_base;
-        char *connect_to;
-        char errbuf[CURL_ERROR_SIZE];
+        char *proxy;            /* from the environment when honour_proxy_env, else NULL */
 };
 
 _printf_(3, 4) static void seterr(char *err, size_t errsz, const char *fmt, ...) {
@@ -233,50 +229,75 @@ static int kubeconfig_copy(const struct kubeconfig *s, struct kubeconfig *d) {
         return 0;
 }
 
-/* Splits "scheme://host[:port][/prefix]" to build the tls-server-name URL and CONNECT_TO entry. */
-static int setup_server_name(struct k8s_client *c, char *err, size_t errsz) {
-        const char *server = c->kc.server, *name = c->kc.tls_server_name;
-        const char *hs = strstr(server, "://") + 3, *pe = strchr(hs, '/'), *he;
-        bool https = strncmp(server, "https", 5) == 0;
-        _cleanup_free_ char *host = NULL, *port = NULL;
+/* NO_PROXY: "*", or comma-separated host names / domain suffixes (".x.com" or "x.com" both match
+ * "a.x.com") and literal IP addresses, as curl reads it. */
+static bool no_proxy_match(const char *list, const char *host) {
+        size_t hl = strlen(host);
 
-        if (!pe)
-                pe = hs + strlen(hs);
-        if (*hs == '[') {
-                he = memchr(hs, ']', (size_t)(pe - hs));
-                if (!he) {
-                        seterr(err, errsz, "bad server URL '%s'", server);
-                        return -EINVAL;
+        if (!list)
+                return false;
+        while (*list) {
+                while (*list == ',' || *list == ' ')
+                        list++;
+                const char *e = list + strcspn(list, ", ");
+                size_t n = (size_t)(e - list);
+                const char *t = list;
+                if (n == 1 && *t == '*')
+                        return true;
+                if (n > 0 && *t == '.') {
+                        t++;
+                        n--;
                 }
-                he++;
-        } else {
-                he = memchr(hs, ':', (size_t)(pe - hs));
-                if (!he)
-                        he = pe;
+                if (n > 0 && n <= hl && strncasecmp(host + hl - n, t, n) == 0 &&
+                    (n == hl || host[hl - n - 1] == '.'))
+                        return true;
+                list = e;
         }
-        host = strndup(hs, (size_t)(he - hs));
-        port = (*he == ':') ? strndup(he + 1, (size_t)(pe - he - 1)) : strdup(https ? "443" : "80");
-        if (!host || !port)
+        return false;
+}
+
+/* The proxy for the server URL from the environment (curl's variables and precedence), NULL
+ * for none. Bracketed IPv6 hosts are compared without brackets. */
+static int proxy_from_env(const char *server, char **ret) {
+        bool https = strncmp(server, "https://", 8) == 0;
+        const char *hs = strstr(server, "://"), *p = NULL, *np;
+        _cleanup_free_ char *host = NULL;
+
+        *ret = NULL;
+        if (!hs)
+                return 0;
+        hs += 3;
+        if (*hs == '[')
+                host = strndup(hs + 1, strcspn(hs + 1, "]"));
+        else
+                host = strndup(hs, strcspn(hs, ":/"));
+        if (!host)
                 return -ENOMEM;
-        if (strpbrk(name, ":/[]@ ")) {
-                seterr(err, errsz, "bad tls-server-name '%s'", name);
-                return -EINVAL;
-        }
-        if (asprintf(&c->url_base, "%.*s%s:%s%s", (int)(hs - server), server, name, port, pe) < 0) {
-                c->url_base = NULL;
-                return -ENOMEM;
-        }
-        if (asprintf(&c->connect_to, "%s:%s:%s:%s", name, port, host, port) < 0) {
-                c->connect_to = NULL;
-                return -ENOMEM;
-        }
-        return 0;
+        np = getenv("no_proxy");
+        if (!np)
+                np = getenv("NO_PROXY");
+        if (no_proxy_match(np, host))
+                return 0;
+        if (https && !((p = getenv("https_proxy")) && *p))
+                p = getenv("HTTPS_PROXY");
+        if (!https)
+                p = getenv("http_proxy"); /* lowercase only: HTTP_PROXY is CGI-controlled */
+        if (!p || !*p)
+                p = getenv("all_proxy");
+        if (!p || !*p)
+                p = getenv("ALL_PROXY");
+        if (!p || !*p)
+                return 0;
+        if (strstr(p, "://"))
+                *ret = strdup(p);
+        else if (asprintf(ret, "http://%s", p) < 0)
+                *ret = NULL;
+        return *ret ? 0 : -ENOMEM;
 }
 
 int k8s_client_new(const struct kubeconfig *kc, const struct k8s_options *o, struct k8s_client **ret,
                    char *err, size_t errsz) {
         struct k8s_client *c;
-        const struct curlapi *api;
         int r;
 
         if (err && errsz)
@@ -285,13 +306,9 @@ int k8s_client_new(const struct kubeconfig *kc, const struct k8s_options *o, str
                 seterr(err, errsz, "kubeconfig has no server");
                 return -EINVAL;
         }
-        r = curlapi_load(&api, err, errsz);
-        if (r < 0)
-                return r;
         c = calloc(1, sizeof *c);
         if (!c)
                 return -ENOMEM;
-        c->api = api;
         if (o)
                 c->o = *o;
         c->o.user_agent = NULL;
@@ -312,16 +329,32 @@ int k8s_client_new(const struct kubeconfig *kc, const struct k8s_options *o, str
                 c->user_agent = strdup(o->user_agent);
         else
                 c->user_agent = strdup("cnibox/" CNIBOX_VERSION);
-        if (!c->user_agent)
+        if (!c->user_agent || strpbrk(c->user_agent, "\r\n")) {
+                r = c->user_agent ? -EINVAL : -ENOMEM;
                 goto fail;
-        if (c->kc.tls_server_name) {
-                r = setup_server_name(c, err, errsz);
+        }
+        if (c->o.honour_proxy_env) {
+                r = proxy_from_env(c->kc.server, &c->proxy);
                 if (r < 0)
                         goto fail;
-        } else if (!(c->url_base = strdup(c->kc.server)))
-                goto fail;
-        c->curl = api->easy_init();
-        if (!c->curl)
+        }
+        struct httpc_config hc = {
+                .server = c->kc.server,
+                .tls_server_name = c->kc.tls_server_name,
+                .insecure_skip_verify = c->kc.insecure_skip_tls_verify,
+                .ca_data = c->kc.ca_data,
+                .ca_len = c->kc.ca_data_len,
+                .ca_file = c->kc.ca_file,
+                .cert_data = c->kc.client_cert_data,
+                .cert_len = c->kc.client_cert_data_len,
+                .cert_file = c->kc.client_cert_file,
+                .key_data = c->kc.client_key_data,
+                .key_len = c->kc.client_key_data_len,
+                .key_file = c->kc.client_key_file,
+                .proxy = c->proxy,
+        };
+        r = httpc_new(&hc, &c->http, err, errsz);
+        if (r < 0)
                 goto fail;
         *ret = c;
         return 0;
@@ -333,12 +366,10 @@ fail:
 struct k8s_client *k8s_client_free(struct k8s_client *c) {
         if (!c)
                 return NULL;
-        if (c->curl)
-                c->api->easy_cleanup(c->curl);
+        httpc_free(c->http);
         kubeconfig_done(&c->kc);
         free(c->user_agent);
-        free(c->url_base);
-        free(c->connect_to);
+        free(c->proxy);
         free(c);
         return NULL;
 }
@@ -440,18 +471,16 @@ static int watch_line(struct watch_state *w, const char *line, size_t len) {
         return r;
 }
 
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud) {
+static int on_data(void *ud, int status, const char *ptr, size_t n) {
         struct xfer *x = ud;
-        size_t n = size * nmemb;
+        int r;
 
-        if (x->w && !x->w->started) {
-                long status = 0;
-                x->c->api->easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &status);
-                if (status >= 200 && status < 300)
-                        x->w->started = true;
-        }
+        if (x->w && !x->w->started && status >= 200 && status < 300)
+                x->w->started = true;
+        if (n == 0)
+                return 0;
         if (!x->w || !x->w->started)
-                return buf_append(x, ptr, n) < 0 ? 0 : n;
+                return buf_append(x, ptr, n);
 
         /* Stream: split on newlines, keeping a partial last line buffered. */
         for (size_t i = 0; i < n;) {
@@ -460,62 +489,22 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud) {
                 if (buf_append(x, ptr + i, chunk) < 0) {
                         x->w->result = x->too_big ? -EBADMSG : -ENOMEM;
                         seterr(x->w->err, x->w->errsz, "watch event too large");
-                        return 0;
+                        return x->w->result;
                 }
                 i += chunk;
                 if (!nl)
                         break;
                 i++;
-                int r = watch_line(x->w, x->buf, x->len);
+                r = watch_line(x->w, x->buf, x->len);
                 x->len = 0;
-                if (r != 0) {
-                        if (r < 0)
-                                x->w->result = r;
-                        return 0; /* aborts the transfer (CURLE_WRITE_ERROR) */
+                if (r < 0) {
+                        x->w->result = r;
+                        return r;
                 }
+                if (r > 0)
+                        return 1; /* the callback asked to stop: ends the stream cleanly */
         }
-        return n;
-}
-
-static int curl_to_errno(CURLcode cc) {
-        switch (cc) {
-        case CURLE_OPERATION_TIMEDOUT:
-                return -ETIMEDOUT;
-        case CURLE_COULDNT_CONNECT:
-        case CURLE_COULDNT_RESOLVE_HOST:
-        case CURLE_COULDNT_RESOLVE_PROXY:
-                return -ECONNREFUSED;
-        case CURLE_GOT_NOTHING:
-        case CURLE_RECV_ERROR:
-        case CURLE_SEND_ERROR:
-        case CURLE_PARTIAL_FILE:
-                return -ECONNRESET;
-        case CURLE_PEER_FAILED_VERIFICATION:
-                return -EKEYREJECTED;
-        case CURLE_OUT_OF_MEMORY:
-                return -ENOMEM;
-        case CURLE_URL_MALFORMAT:
-        case CURLE_UNSUPPORTED_PROTOCOL:
-                return -EINVAL;
-        case CURLE_SSL_CONNECT_ERROR:
-        case CURLE_SSL_CERTPROBLEM:
-        case CURLE_SSL_CIPHER:
-        case CURLE_SSL_CACERT_BADFILE:
-        case CURLE_SSL_ENGINE_NOTFOUND:
-        case CURLE_SSL_ENGINE_SETFAILED:
-        case CURLE_SSL_ENGINE_INITFAILED:
-        case CURLE_SSL_ISSUER_ERROR:
-        case CURLE_SSL_CRL_BADFILE:
-        case CURLE_SSL_SHUTDOWN_FAILED:
-        case CURLE_USE_SSL_FAILED:
-        case CURLE_WEIRD_SERVER_REPLY:
-        case CURLE_HTTP2:
-        case CURLE_HTTP2_STREAM:
-        case CURLE_BAD_CONTENT_ENCODING:
-                return -EPROTO;
-        default:
-                return -EIO;
-        }
+        return 0;
 }
 
 static int status_to_errno(long st) {
@@ -578,62 +567,6 @@ static void free_secret(char **s) {
         }
 }
 
-/* Sets the options shared by every request. */
-static void set_common(struct k8s_client *c, uint64_t timeout_usec, uint64_t connect_usec) {
-        const struct curlapi *a = c->api;
-        CURL *h = c->curl;
-
-        a->easy_reset(h);
-        a->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        a->easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
-        a->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
-        a->easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-        /* HTTP/1.1 keeps the exchange simple (one kept-alive connection per client) and avoids
-         * nghttp2's set-up; the API server speaks both. */
-        a->easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-        a->easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)((timeout_usec + 999) / 1000));
-        a->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)((connect_usec + 999) / 1000));
-        a->easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-        a->easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
-        if (!c->o.honour_proxy_env)
-                a->easy_setopt(h, CURLOPT_PROXY, "");
-        if (c->kc.insecure_skip_tls_verify) {
-                a->easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-                a->easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-        } else {
-                a->easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-                a->easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-        }
-        if (c->kc.ca_data) {
-                struct curl_blob b = { .data = c->kc.ca_data, .len = c->kc.ca_data_len, .flags = CURL_BLOB_COPY };
-                /* Only the kubeconfig's CA is trusted, like client-go: drop the system bundle. */
-                a->easy_setopt(h, CURLOPT_CAINFO, (char *)NULL);
-                a->easy_setopt(h, CURLOPT_CAPATH, (char *)NULL);
-                a->easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
-        } else if (c->kc.ca_file) {
-                a->easy_setopt(h, CURLOPT_CAINFO, c->kc.ca_file);
-                a->easy_setopt(h, CURLOPT_CAPATH, (char *)NULL);
-        }
-        if (c->kc.client_cert_data) {
-                struct curl_blob b = { .data = c->kc.client_cert_data, .len = c->kc.client_cert_data_len,
-                                       .flags = CURL_BLOB_COPY };
-                a->easy_setopt(h, CURLOPT_SSLCERT_BLOB, &b);
-                a->easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-        } else if (c->kc.client_cert_file) {
-                a->easy_setopt(h, CURLOPT_SSLCERT, c->kc.client_cert_file);
-                a->easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-        }
-        if (c->kc.client_key_data) {
-                struct curl_blob b = { .data = c->kc.client_key_data, .len = c->kc.client_key_data_len,
-                                       .flags = CURL_BLOB_COPY };
-                a->easy_setopt(h, CURLOPT_SSLKEY_BLOB, &b);
-                a->easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-        } else if (c->kc.client_key_file) {
-                a->easy_setopt(h, CURLOPT_SSLKEY, c->kc.client_key_file);
-                a->easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-        }
-}
-
 /* Message from a Status body ("pods \"x\" not found"), or a short body excerpt. */
 static void describe_body(const struct k8s_response *resp, char *out, size_t outsz) {
         const char *msg = resp->json ? k8s_obj_string(resp->json, "message") : NULL;
@@ -655,15 +588,13 @@ struct attempt {
 /* One attempt. Fills resp; returns 0 or -errno with err describing it. */
 static int do_attempt(struct k8s_client *c, const struct attempt *at, struct k8s_response *resp,
                       char *err, size_t errsz) {
-        const struct curlapi *a = c->api;
-        CURL *h = c->curl;
-        struct curl_slist *hdrs = NULL, *ct = NULL;
-        _cleanup_free_ char *url = NULL, *hdr_auth = NULL, *hdr_ct = NULL;
-        _cleanup_(free_secret) char *token = NULL;
+        _cleanup_free_ char *hdr_ua = NULL, *hdr_ct = NULL;
+        _cleanup_(free_secret) char *token = NULL, *hdr_auth = NULL;
         struct xfer x = { .c = c, .max = at->w ? K8S_MAX_EVENT : K8S_MAX_BODY, .w = at->w };
-        CURLcode cc;
-        long status = 0;
-        int r;
+        const char *hdrs[6];
+        size_t nh = 0;
+        char herr[256] = "";
+        int status = 0, r;
 
         k8s_response_done(resp);
         if (c->kc.token_file) {
@@ -680,75 +611,38 @@ static int do_attempt(struct k8s_client *c, const struct attempt *at, struct k8s
                 return -ENOKEY;
         }
 
-        if (asprintf(&url, "%s%s", c->url_base, at->path) < 0) {
-                url = NULL;
+        if (asprintf(&hdr_ua, "User-Agent: %s", c->user_agent) < 0) {
+                hdr_ua = NULL;
                 return -ENOMEM;
         }
-        set_common(c, at->timeout_usec, c->o.connect_timeout_usec < at->timeout_usec ? c->o.connect_timeout_usec
-                                                                                     : at->timeout_usec);
-        a->easy_setopt(h, CURLOPT_URL, url);
-        if (c->connect_to) {
-                ct = a->slist_append(NULL, c->connect_to);
-                if (!ct)
-                        return -ENOMEM;
-                a->easy_setopt(h, CURLOPT_CONNECT_TO, ct);
-        }
-
-        r = -ENOMEM;
-        if (!(hdrs = a->slist_append(hdrs, "Accept: application/json")))
-                goto out;
-        /* No "Expect: 100-continue" round trip for bodies. */
-        if (!(hdrs = a->slist_append(hdrs, "Expect:")))
-                goto out;
+        hdrs[nh++] = hdr_ua;
+        hdrs[nh++] = "Accept: application/json";
         if (token) {
                 if (asprintf(&hdr_auth, "Authorization: Bearer %s", token) < 0) {
                         hdr_auth = NULL;
-                        goto out;
+                        return -ENOMEM;
                 }
-                struct curl_slist *n = a->slist_append(hdrs, hdr_auth);
-                explicit_bzero(hdr_auth, strlen(hdr_auth));
-                if (!n)
-                        goto out;
-                hdrs = n;
+                hdrs[nh++] = hdr_auth;
         }
         if (at->body) {
                 if (asprintf(&hdr_ct, "Content-Type: %s", at->content_type ? at->content_type : "application/json") < 0) {
                         hdr_ct = NULL;
-                        goto out;
+                        return -ENOMEM;
                 }
-                struct curl_slist *n = a->slist_append(hdrs, hdr_ct);
-                if (!n)
-                        goto out;
-                hdrs = n;
+                hdrs[nh++] = hdr_ct;
         }
-        a->easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+        hdrs[nh] = NULL;
 
-        if (streq(at->method, "GET"))
-                a->easy_setopt(h, CURLOPT_HTTPGET, 1L);
-        else
-                a->easy_setopt(h, CURLOPT_CUSTOMREQUEST, at->method);
-        if (at->body) {
-                a->easy_setopt(h, CURLOPT_POSTFIELDS, at->body);
-                a->easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(at->body));
-        }
-        a->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-        a->easy_setopt(h, CURLOPT_WRITEDATA, &x);
-
-        c->errbuf[0] = 0;
-        cc = a->easy_perform(h);
-        a->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        /* The header list holds the token: wipe and free it before anything else. */
-        for (struct curl_slist *l = hdrs; l; l = l->next)
-                explicit_bzero(l->data, strlen(l->data));
-        a->slist_free_all(hdrs);
-        hdrs = NULL;
-        a->slist_free_all(ct);
-        ct = NULL;
-        /* Do not leave dangling pointers to our stack in the handle. */
-        a->easy_setopt(h, CURLOPT_WRITEDATA, (void *)NULL);
-        a->easy_setopt(h, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
-        a->easy_setopt(h, CURLOPT_CONNECT_TO, (struct curl_slist *)NULL);
-        a->easy_setopt(h, CURLOPT_ERRORBUFFER, (char *)NULL);
+        struct httpc_request rq = {
+                .method = at->method,
+                .path = at->path,
+                .headers = hdrs,
+                .body = at->body,
+                .body_len = at->body ? strlen(at->body) : 0,
+                .timeout_usec = at->timeout_usec,
+                .connect_timeout_usec = c->o.connect_timeout_usec,
+        };
+        r = httpc_request(c->http, &rq, on_data, &x, &status, herr, sizeof herr);
 
         resp->http_status = status;
         if (at->w && at->w->started) {
@@ -768,10 +662,9 @@ static int do_attempt(struct k8s_client *c, const struct attempt *at, struct k8s
                        (unsigned)x.max);
                 return -EFBIG;
         }
-        if (cc != CURLE_OK) {
-                r = curl_to_errno(cc);
+        if (r < 0) {
                 seterr(err, errsz, "%s %s%s: %s", at->method, c->kc.server, at->path,
-                       c->errbuf[0] ? c->errbuf : a->easy_strerror(cc));
+                       herr[0] ? herr : strerror(-r));
                 return r;
         }
         resp->json = cJSON_ParseWithLength(resp->body, resp->body_len);
@@ -779,22 +672,18 @@ static int do_attempt(struct k8s_client *c, const struct attempt *at, struct k8s
         if (r < 0) {
                 char detail[256];
                 describe_body(resp, detail, sizeof detail);
-                seterr(err, errsz, "%s %s%s: HTTP %ld%s", at->method, c->kc.server, at->path, status, detail);
+                seterr(err, errsz, "%s %s%s: HTTP %d%s", at->method, c->kc.server, at->path, status, detail);
                 return r;
         }
         if (at->want_kind) {
                 const char *k = k8s_obj_string(resp->json, "kind");
                 if (!cJSON_IsObject(resp->json) || (k && !streq(k, at->want_kind))) {
-                        seterr(err, errsz, "%s %s%s: HTTP %ld: %s", at->method, c->kc.server, at->path, status,
+                        seterr(err, errsz, "%s %s%s: HTTP %d: %s", at->method, c->kc.server, at->path, status,
                                !resp->json ? "malformed JSON body" : "not a JSON object of the expected kind");
                         return -EBADMSG;
                 }
         }
         return 0;
-out:
-        a->slist_free_all(hdrs);
-        a->slist_free_all(ct);
-        return r;
 }
 
 static bool is_retriable(const struct k8s_client *c, int r) {
@@ -1019,7 +908,7 @@ int k8s_watch_pods(struct k8s_client *c, const char *ns_or_null, const char *fie
         }
         if (!timeout_usec)
                 timeout_usec = K8S_DEFAULT_WATCH_USEC;
-        /* Server side ends the stream at timeoutSeconds; our curl deadline adds a grace period
+        /* Server side ends the stream at timeoutSeconds; our request deadline adds a grace period
          * so a normal end is the server's, and a hung server still cannot hold us forever. */
         uint64_t secs = (timeout_usec + 999999) / 1000000;
         if (resource_version && resource_version[0] && !(erv = k8s_escape(resource_version)))

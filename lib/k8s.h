@@ -1,21 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* k8s.h: a small Kubernetes API client (core/v1 pods and namespaces) over libcurl + cJSON.
+/* k8s.h: a small Kubernetes API client (core/v1 pods and namespaces) over lib/httpc + cJSON.
  * Spec: istio-cni.md §2.5 (requests, timeouts, DECISION on bounded retries), §2.4 step 11 (the
  * plugin's 30×1 s retry loop), §5.2 (list + watch with selectors for the repair controller).
  * API: https://kubernetes.io/docs/reference/using-api/api-concepts/ (watch, bookmarks, 410 Gone).
  *
- * libcurl is dlopen()ed on first use (lib/curlapi.h), so applets that never talk to the API do
- * not pay its start-up cost. TLS verification (peer + host name) is always on unless the
- * kubeconfig sets insecure-skip-tls-verify. When the kubeconfig gives a CA, only that CA is
- * trusted (like client-go); otherwise the system store is used.
+ * HTTP/1.1 and TLS come from lib/httpc.h, which dlopen()s libssl.so.3 on first use (not libcurl:
+ * its ~36 shared objects cost ≈6 ms at every plugin start), so applets that never talk to the API
+ * do not pay for it. TLS verification (peer + host name or IP) is always on unless the kubeconfig
+ * sets insecure-skip-tls-verify. When the kubeconfig gives a CA, only that CA is trusted (like
+ * client-go); otherwise the system store is used. tls-server-name is sent as SNI and verified.
  *
- * Proxies: DECISION: proxy environment variables (HTTPS_PROXY, NO_PROXY, …) are ignored by default
- * (CURLOPT_PROXY ""), unlike client-go. The plugin runs with whatever environment the container
- * runtime has; a proxy inherited from there would route pod set-up through it and add DNS lookups
- * on the ADD path. Set k8s_options.honour_proxy_env to get libcurl's environment handling.
+ * Proxies: DECISION: proxy environment variables (HTTPS_PROXY, NO_PROXY, …) are ignored by default,
+ * unlike client-go. The plugin runs with whatever environment the container runtime has; a proxy
+ * inherited from there would route pod set-up through it and add DNS lookups on the ADD path. Set
+ * k8s_options.honour_proxy_env to use them (curl's variables: https_proxy/HTTPS_PROXY, http_proxy,
+ * all_proxy/ALL_PROXY, no_proxy/NO_PROXY); only http:// proxies are supported (CONNECT tunnel).
  *
  * Error convention (every function): 0 (or a count) on success, else a negative errno, and, when
- * err is non-NULL, a message naming the method, server + path and the HTTP status or curl error,
+ * err is non-NULL, a message naming the method, server + path and the HTTP status or transport error,
  * e.g. "GET https://10.96.0.1:443/api/v1/namespaces/a/pods/b: HTTP 404: pods \"b\" not found".
  *   -ENOENT        HTTP 404
  *   -EACCES        HTTP 401 or 403 (bad/expired token, RBAC)
@@ -32,7 +34,7 @@
  *   -EPROTO        another TLS or HTTP protocol error (including a rejected client certificate)
  *   -ENOKEY        the token file could not be read or is empty (the message names it)
  *   -EFBIG         the response body exceeds 64 MiB (a watch event 16 MiB)
- *   -ELIBACC       libcurl.so.4 could not be loaded
+ *   -ELIBACC       libssl.so.3 could not be loaded
  *   -ENOMEM
  *
  * Threads: a client is used by one thread at a time. Distinct clients may be used concurrently. */
@@ -74,7 +76,7 @@ struct k8s_options {
 };
 
 /* Creates a client. kc is copied (the caller may kubeconfig_done() it afterwards). o may be NULL
- * for the defaults. Loads libcurl (-ELIBACC). No network traffic happens here. */
+ * for the defaults. Loads libssl for https servers (-ELIBACC). No network traffic happens here. */
 int k8s_client_new(const struct kubeconfig *kc, const struct k8s_options *o,
                    struct k8s_client **ret, char *err, size_t errsz);
 /* Frees the client (closes its kept-alive connection). Accepts NULL; returns NULL. */

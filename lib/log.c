@@ -111,8 +111,10 @@ static void log_vmsg(enum log_level level, const char *suffix, const char *fmt, 
                 strncat(msg, suffix, sizeof msg - strlen(msg) - 1);
         gettimeofday(&tv, NULL);
         gmtime_r(&tv.tv_sec, &tm);
-        n = (int)strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(ts + n, sizeof ts - (size_t)n, ".%06ldZ", (long)tv.tv_usec);
+        /* Not strftime(): glibc's calls tzset(), which reads /etc/localtime on every line. */
+        n = snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec);
+        (void)n;
         if (to_main)
                 emit(L.fd, L.json, level, ts, msg);
         if (to_tee)

@@ -5,9 +5,10 @@ set -euo pipefail
 pkgs=(
         build-essential cmake pkg-config clang libclang-rt-14-dev
         libip4tc-dev libip6tc-dev libiptc-dev libxtables-dev libnftables-dev libcjson-dev
-        libcurl4-openssl-dev libssl-dev check
+        libssl-dev check
         iptables nftables iproute2 util-linux procps containernetworking-plugins
         python3 openssl curl hyperfine
+        podman runc conmon busybox-static
 )
 missing=()
 for p in "${pkgs[@]}"; do

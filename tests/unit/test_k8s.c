@@ -404,6 +404,26 @@ START_TEST(test_watch) {
 }
 END_TEST
 
+
+/* DECISION (k8s.h): proxy variables are ignored unless honour_proxy_env is set. */
+START_TEST(test_proxy_env) {
+        cJSON *pod = NULL;
+        char err[512];
+        setenv("https_proxy", "http://127.0.0.1:1", 1);
+        setenv("HTTPS_PROXY", "http://127.0.0.1:1", 1);
+        setenv("ALL_PROXY", "http://127.0.0.1:1", 1);
+        admin("POST", "/__admin/pods", pod_json("default", "p1", "a"));
+        struct k8s_client *c = client_for("kc", NULL);
+        ck_assert_msg(k8s_get_pod(c, "default", "p1", &pod, err, sizeof err) == 0, "%s", err);
+        cJSON_Delete(pod);
+        k8s_client_free(c);
+        struct k8s_options o = { .honour_proxy_env = true };
+        c = client_for("kc", &o);
+        ck_assert_int_eq(k8s_get_pod(c, "default", "p1", &pod, err, sizeof err), -ECONNREFUSED);
+        k8s_client_free(c);
+}
+END_TEST
+
 static int cmp_u64(const void *a, const void *b) {
         uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
         return x < y ? -1 : x > y;
@@ -469,7 +489,7 @@ static int first_call(const char *kcpath) {
                 return 1;
         t2 = now_usec();
         cJSON_Delete(pod);
-        printf("kubeconfig+dlopen(libcurl) %.2f ms, first GET incl. TCP+TLS handshake %.2f ms, total %.2f ms\n",
+        printf("kubeconfig+dlopen(libssl) %.2f ms, first GET incl. TCP+TLS handshake %.2f ms, total %.2f ms\n",
                (t1 - t0) / 1000.0, (t2 - t1) / 1000.0, (t2 - t0) / 1000.0);
         k8s_client_free(c);
         kubeconfig_done(&k);
@@ -590,6 +610,7 @@ int main(int argc, char **argv) {
         tcase_add_test(tc, test_tls);
         tcase_add_test(tc, test_list_patch_delete);
         tcase_add_test(tc, test_watch);
+        tcase_add_test(tc, test_proxy_env);
         tcase_add_test(tc, test_latency);
         suite_add_tcase(su, tc);
         SRunner *sr = srunner_create(su);

@@ -27,6 +27,7 @@ ip netns del "cnibox-e2e-$$-probe"
 
 T=$(mktemp -d /tmp/cnibox-capture-e2e.XXXXXX)
 chmod 755 "$T" # the app and proxy uids run the python helpers from here
+L=$T/logs; mkdir -m 1777 "$L" # servers of any uid write their logs here
 NSN=0
 NETNS=()
 PIDS=()
@@ -108,17 +109,17 @@ cap() {
 }
 capx() {
         local ns=$1; shift
-        inns "$ns" timeout 60 unshare -m -- sh -c '
+        inns "$ns" timeout 60 unshare -m -- env R="$RESOLV" sh -c '
                 [ -n "$R" ] && { mount --bind "$R" /etc/resolv.conf || exit 99; }
-                exec "$@"' sh env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin R="$RESOLV" "${CAP_ENV[@]}" \
+                exec "$@"' sh env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "${CAP_ENV[@]}" \
                 "$CNIBOX" "$@" >"$T/out" 2>&1
 }
 # dryrun NS ARGS…: the --dry-run stdout (no log lines) into $T/dry
 dryrun() {
         local ns=$1; shift
-        inns "$ns" timeout 60 unshare -m -- sh -c '
+        inns "$ns" timeout 60 unshare -m -- env R="$RESOLV" sh -c '
                 [ -n "$R" ] && { mount --bind "$R" /etc/resolv.conf || exit 99; }
-                exec "$@"' sh env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin R="$RESOLV" \
+                exec "$@"' sh env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
                 "$CNIBOX" istio-iptables --dry-run "$@" >"$T/dry" 2>"$T/dry.err"
 }
 # dry_family v4|v6: the part of $T/dry after '# IPv4 …' / '# IPv6 …'
@@ -138,21 +139,41 @@ _drop_empty_tables() {
              inb { blk = blk $0 "\n"; if ($0 !~ /^:[A-Z]+ ACCEPT \[0:0\]$/) keep = 1; next }
              { print }'
 }
-# save NS BACKEND [raw]: the backend's view of the kernel (both families). Counters are zeroed;
-# with "raw" nothing else is touched, otherwise empty built-in-only tables are dropped.
+# Empty nf_tables tables (base chains, no rule) are what iptables-nft leaves after a cleanup too.
+_drop_empty_nft_tables() {
+        awk '/^table / { blk = $0 "\n"; keep = 0; inb = 1; next }
+             inb && /^}/ { blk = blk $0 "\n"; if (keep) printf "%s", blk; inb = 0; next }
+             inb { blk = blk $0 "\n"
+                   if ($0 !~ /^(\t(chain [^ ]+ \{|\ttype .* policy accept;|\}))?$/) keep = 1; next }
+             { print }'
+}
+# Sorts the table blocks of *-save output by name: the kernel lists legacy tables in the order they
+# were first used, which says nothing about the rules.
+_sort_tables() {
+        awk '/^\*/ { name = $0 } name != "" { print name "\t" $0 } /^COMMIT/ { name = "" }' |
+                LC_ALL=C sort -s -t "$(printf '\t')" -k1,1 | cut -f2-
+}
+# save NS BACKEND [raw]: the backend's view of the kernel (both families), counters zeroed.
+# raw: tables in name order, nothing else changed (for the dry-run equivalence); otherwise tables
+# that hold no rule and no chain of ours are dropped (they cannot be unregistered, see above).
 save() {
-        local ns=$1 b=$2 mode=${3:-norm}
+        local ns=$1 b=$2 mode=${3:-norm} f
         case $b in
-        legacy) { echo "## v4"; inns "$ns" iptables-legacy-save; echo "## v6"; inns "$ns" ip6tables-legacy-save; } | _strip_save ;;
-        nft) { echo "## v4"; inns "$ns" iptables-nft-save; echo "## v6"; inns "$ns" ip6tables-nft-save; } | _strip_save ;;
-        native) if [ "$mode" = raw ]; then inns "$ns" nft list ruleset
-                else inns "$ns" nft list ruleset | sed 's/counter packets [0-9]* bytes [0-9]*/counter/'; fi ;;
-        esac | if [ "$mode" = raw ]; then cat; else _drop_empty_tables; fi
+        legacy|nft)
+                for f in "" 6; do
+                        echo "## v${f:-4}"
+                        inns "$ns" ip${f}tables-$b-save 2>/dev/null | _strip_save | _sort_tables |
+                                if [ "$mode" = raw ]; then cat; else _drop_empty_tables; fi
+                done ;;
+        native) if [ "$mode" = raw ]; then inns "$ns" nft list ruleset 2>/dev/null
+                else inns "$ns" nft list ruleset 2>/dev/null | sed 's/counter packets [0-9]* bytes [0-9]*/counter/' |
+                        _drop_empty_nft_tables; fi ;;
+        esac
 }
 # routes NS: policy rules and the TPROXY table
 routes() {
         inns "$1" ip rule; inns "$1" ip -6 rule
-        inns "$1" ip route show table 133; inns "$1" ip -6 route show table 133
+        inns "$1" ip route show table 133 2>/dev/null; inns "$1" ip -6 route show table 133 2>/dev/null
 }
 # state NS BACKEND: everything a run may change, for before/after comparisons. The legacy and
 # iptables-nft views are both included whatever the backend, so a run that writes to the wrong
@@ -248,7 +269,7 @@ serve() {
         local as=()
         [ "$uid" != 0 ] && as=(setpriv --reuid="$uid" --regid="$uid" --clear-groups)
         : >"$log"; chmod 666 "$log"; rm -f "$log.ready"
-        inns "$ns" "${as[@]}" timeout 130 python3 "$T/srv.py" "$log" "$@" 2>>"$log.err" &
+        ip netns exec "$ns" "${as[@]}" timeout 130 python3 "$T/srv.py" "$log" "$@" 2>>"$log.err" &
         PIDS+=($!)
         for i in $(seq 50); do [ -e "$log.ready" ] && return 0; sleep 0.1; done
         echo "server in $ns did not start:"; cat "$log.err"; return 1

@@ -9,7 +9,7 @@
 # the real destination in the peer namespace.
 . "$(dirname "$0")/lib.sh"
 
-end_case() { stop_servers; delns "$POD"; delns "$PEER"; }
+end_case() { stop_servers; delns "$POD"; delns "$PEER"; echo "# $(date +%T.%N | cut -c1-12) case done"; }
 
 # Per family: the pod's address, the peer's targets, the DNS server.
 fam_addrs() {
@@ -25,9 +25,9 @@ capok() { # capok WHAT NS ARGS…: applies, fails the case on a non-zero exit
 
 outbound() { # exclusions (-x, -o) and uid exemption with -i '*'
         local b=$1 f=$2 w="$1 v$2 outbound"
-        pod "$f"; fam_addrs "$f"; LOGS="$T/pod $T/peer"
-        serve "$POD" "$T/pod" $PROXY_UID tcp:15001:orig || { fail "$w: server"; end_case; return; }
-        serve "$PEER" "$T/peer" 0 tcp:8080:local tcp:8082:local || { fail "$w: server"; end_case; return; }
+        pod "$f"; fam_addrs "$f"; LOGS="$L/pod $L/peer"
+        serve "$POD" "$L/pod" $PROXY_UID tcp:15001:orig || { fail "$w: server"; end_case; return; }
+        serve "$PEER" "$L/peer" 0 tcp:8080:local tcp:8082:local || { fail "$w: server"; end_case; return; }
         if capok "$w" "$POD" $(bflags "$b") -u 1337 -g 1337 -i '*' -x "$X6" -o 8082; then
                 expect_flow "$w: app uid captured" "pod tcp:15001 $D5 8080" "$POD" $APP_UID "$D5" 8080
                 expect_flow "$w: proxy uid not captured" "peer tcp:8080 $D5 8080" "$POD" $PROXY_UID "$D5" 8080
@@ -39,9 +39,9 @@ outbound() { # exclusions (-x, -o) and uid exemption with -i '*'
 
 include() { # -i CIDR and -q port capture, nothing else does
         local b=$1 f=$2 w="$1 v$2 include"
-        pod "$f"; fam_addrs "$f"; LOGS="$T/pod $T/peer"
-        serve "$POD" "$T/pod" $PROXY_UID tcp:15001:orig || { fail "$w: server"; end_case; return; }
-        serve "$PEER" "$T/peer" 0 tcp:8080:local tcp:8081:local || { fail "$w: server"; end_case; return; }
+        pod "$f"; fam_addrs "$f"; LOGS="$L/pod $L/peer"
+        serve "$POD" "$L/pod" $PROXY_UID tcp:15001:orig || { fail "$w: server"; end_case; return; }
+        serve "$PEER" "$L/peer" 0 tcp:8080:local tcp:8081:local || { fail "$w: server"; end_case; return; }
         if capok "$w" "$POD" $(bflags "$b") -u 1337 -g 1337 -i "$I5" -q 8081; then
                 expect_flow "$w: -i CIDR captures" "pod tcp:15001 $D5 8080" "$POD" $APP_UID "$D5" 8080
                 expect_flow "$w: outside -i not captured" "peer tcp:8080 $D6 8080" "$POD" $APP_UID "$D6" 8080
@@ -52,12 +52,12 @@ include() { # -i CIDR and -q port capture, nothing else does
 
 inbound() { # inbound REDIRECT or TPROXY from the peer, -d bypass
         local b=$1 f=$2 mode=$3 w="$1 v$2 inbound $3" n rule=rule
-        pod "$f"; fam_addrs "$f"; LOGS="$T/pod $T/peer"
+        pod "$f"; fam_addrs "$f"; LOGS="$L/pod $L/peer"
         if [ "$mode" = TPROXY ]; then
                 # IP_TRANSPARENT needs CAP_NET_ADMIN: the proxy runs with it, here as root.
-                serve "$POD" "$T/pod" 0 tcp:15006:transparent tcp:15090:local || { fail "$w: server"; end_case; return; }
+                serve "$POD" "$L/pod" 0 tcp:15006:transparent tcp:15090:local || { fail "$w: server"; end_case; return; }
         else
-                serve "$POD" "$T/pod" $PROXY_UID tcp:15006:orig tcp:15090:local || { fail "$w: server"; end_case; return; }
+                serve "$POD" "$L/pod" $PROXY_UID tcp:15006:orig tcp:15090:local || { fail "$w: server"; end_case; return; }
         fi
         local args=($(bflags "$b") -u 1337 -g 1337 -m "$mode" -b '*' -d 15090)
         if capok "$w" "$POD" "${args[@]}" && capok "$w (second run)" "$POD" "${args[@]}"; then
@@ -75,10 +75,10 @@ inbound() { # inbound REDIRECT or TPROXY from the peer, -d bypass
 
 dns() { # --redirect-dns (servers from resolv.conf) and --capture-all-dns
         local b=$1 f=$2 all=$3 w="$1 v$2 dns${3:+ $3}"
-        pod "$f"; fam_addrs "$f"; LOGS="$T/pod $T/peer"
+        pod "$f"; fam_addrs "$f"; LOGS="$L/pod $L/peer"
         resolv "$DNS"
-        serve "$POD" "$T/pod" $PROXY_UID tcp:15053:orig udp:15053:- || { fail "$w: server"; end_case; RESOLV=; return; }
-        serve "$PEER" "$T/peer" 0 tcp:53:local udp:53:- || { fail "$w: server"; end_case; RESOLV=; return; }
+        serve "$POD" "$L/pod" $PROXY_UID tcp:15053:orig udp:15053:- || { fail "$w: server"; end_case; RESOLV=; return; }
+        serve "$PEER" "$L/peer" 0 tcp:53:local udp:53:- || { fail "$w: server"; end_case; RESOLV=; return; }
         if capok "$w" "$POD" $(bflags "$b") -u 1337 -g 1337 --redirect-dns $all; then
                 expect_flow "$w: UDP 53 captured" "pod udp:15053 - -" "$POD" $APP_UID "$DNS" 53 udp
                 expect_flow "$w: TCP 53 captured" "pod tcp:15053 $DNS 53" "$POD" $APP_UID "$DNS" 53 tcp
