@@ -10,6 +10,8 @@
  * - Routes (::6, TPROXY rule/route) are set up *before* the rules: they are inert without the
  *   rules, so a route failure leaves nothing behind; cleanup removes rules, then routes. */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -521,8 +523,54 @@ out:
         return r;
 }
 
+/* Owner names (-u istio-proxy, ISTIO_OUTBOUND_OWNER_GROUPS=java) are resolved by the backend
+ * when rules are applied; an unknown one would fail there, possibly after routes were touched.
+ * Resolve them all first, so such a run changes nothing and names the culprit. */
+static int check_owner_names(const struct capture_config *c, struct capture_report *rep) {
+        const struct {
+                const struct config_owners *l;
+                bool group;
+                const char *what;
+        } lists[] = {
+                { &c->proxy_uid, false, "proxy uid (-u)" },
+                { &c->proxy_gid, true, "proxy gid (-g)" },
+                { &c->owner_groups_include, true, "ISTIO_OUTBOUND_OWNER_GROUPS" },
+                { &c->owner_groups_exclude, true, "ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE" },
+        };
+        char buf[4096];
+
+        for (size_t k = 0; k < ELEMENTSOF(lists); k++)
+                for (size_t i = 0; i < lists[k].l->n; i++) {
+                        const struct config_owner *o = &lists[k].l->v[i];
+                        int e;
+                        if (!o->is_name)
+                                continue;
+                        if (lists[k].group) {
+                                struct group g, *res = NULL;
+                                e = getgrnam_r(o->name, &g, buf, sizeof buf, &res);
+                                e = e ? e : res ? 0 : ENOENT;
+                        } else {
+                                struct passwd pw, *res = NULL;
+                                e = getpwnam_r(o->name, &pw, buf, sizeof buf, &res);
+                                e = e ? e : res ? 0 : ENOENT;
+                        }
+                        if (e)
+                                return fail(rep, -e, "unknown %s '%s' in %s: %s; nothing was changed",
+                                            lists[k].group ? "group" : "user", o->name, lists[k].what,
+                                            e == ENOENT ? "no such name" : strerror(e));
+                }
+        return 0;
+}
+
 int capture_run(const struct capture_config *c, struct capture_report *rep) {
+        int r;
+
         *rep = (struct capture_report){};
+        if (!c->cleanup_only) {
+                r = check_owner_names(c, rep);
+                if (r < 0)
+                        return r;
+        }
         if (c->native_nftables)
                 return run_nft(c, rep);
         return run_iptables(c, rep);

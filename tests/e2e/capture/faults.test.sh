@@ -46,6 +46,8 @@ for from in clean prev; do
                                 CNIBOX_FAULT_INJECT=iptlegacy6:nat -- --force-iptables-binary legacy $r "${NEWC[@]}"
                         fault "mangle commit fails after nat" legacy $from 1 "table mangle: commit: injected fault" \
                                 CNIBOX_FAULT_INJECT=iptlegacy:mangle -- --force-iptables-binary legacy $r "${NEWC[@]}"
+                        fault "the nat table cannot be committed (first table)" legacy $from 1 "table nat: commit: injected fault" \
+                                CNIBOX_FAULT_INJECT=iptlegacy4:nat -- --force-iptables-binary legacy $r "${NEWC[@]}"
                         ;;
                 nft)
                         fault "forced iptables-nft, kernel cannot serve it" nft $from 1 "forced nft" \
@@ -56,6 +58,10 @@ for from in clean prev; do
                                 CNIBOX_FAULT_INJECT=nft-last-rule -- --native-nftables "${NEWC[@]}"
                         ;;
                 esac
+                # A group name that does not resolve: syntactically valid, so it reaches the backend
+                # (libiptc encoder, iptables-nft-restore, nft), which must refuse it as a whole.
+                fault "owner group that does not resolve" $b $from 1 "cnibox-no-such-group" \
+                        ISTIO_OUTBOUND_OWNER_GROUPS=cnibox-no-such-group -- $(bflags "$b") $r "${NEWC[@]}"
                 # Bad values: command-line errors are 255, configuration errors 1; nothing applied.
                 fault "bad --force-iptables-binary" $b $from 1 "FORCE_IPTABLES_BINARY" -- --force-iptables-binary iptables $r "${NEWC[@]}"
                 fault "-x '*'" $b $from 1 "" -- $(bflags "$b") $r "${NEWC[@]}" -x '*'
