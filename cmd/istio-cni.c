@@ -276,7 +276,6 @@ out:
         config_done(&cfg);
         cJSON_Delete(pod);
         k8s_client_free(kc);
-        log_set_tee(-1, LOG_LEVEL_INFO);
         return ret;
 }
 

@@ -85,9 +85,10 @@ static int write_file(const char *path, const char *text) {
         return 0;
 }
 
-static int dry_run(const struct capture_config *c, const struct ruleset *rs) {
+/* Prints the rules to stdout and, when ret_record is non-NULL, returns the DRY_RUN_FILE_PATH
+ * record (Istio's golden format). */
+static int dry_run_print(const struct capture_config *c, const struct ruleset *rs, char **ret_record) {
         _cleanup_free_ char *record = NULL;
-        const char *path = getenv("DRY_RUN_FILE_PATH");
         int r;
 
         if (rs->flavor == RULES_FLAVOR_NFT) {
@@ -108,12 +109,32 @@ static int dry_run(const struct capture_config *c, const struct ruleset *rs) {
                                c->cleanup_only ? "cleanup commands" : "iptables-restore --noflush input");
                         fputs(text, stdout);
                 }
-                r = rules_ipt_dryrun_record(rs, c->cleanup_only, &record);
-                if (r < 0)
-                        return log_errno(r, "Failed to render the dry-run record");
+                if (ret_record) {
+                        r = rules_ipt_dryrun_record(rs, c->cleanup_only, &record);
+                        if (r < 0)
+                                return log_errno(r, "Failed to render the dry-run record");
+                }
         }
         if (fflush(stdout) != 0)
                 return log_errno(-EIO, "Failed to write the rules to stdout");
+        if (ret_record)
+                *ret_record = TAKE_PTR(record);
+        return 0;
+}
+
+static int dry_run(const struct capture_config *c) {
+        _cleanup_free_ char *record = NULL;
+        const char *path = getenv("DRY_RUN_FILE_PATH");
+        struct ruleset *rs = NULL;
+        int r;
+
+        r = rules_build(c, c->native_nftables ? RULES_FLAVOR_NFT : RULES_FLAVOR_IPTABLES, &rs);
+        if (r < 0)
+                return log_errno(r, "Failed to build the rules");
+        r = dry_run_print(c, rs, path && *path ? &record : NULL);
+        rules_free(rs);
+        if (r < 0)
+                return r;
         if (path && *path) {
                 r = write_file(path, record);
                 if (r < 0)
@@ -180,7 +201,6 @@ static int apply(const struct capture_config *c) {
 int istio_iptables_main(int argc, char **argv) {
         struct capture_config c;
         struct config_error err;
-        struct ruleset *rs = NULL;
         bool help = false;
         int r, ret = EXIT_OK;
 
@@ -217,13 +237,8 @@ int istio_iptables_main(int argc, char **argv) {
         if (c.skip_rule_apply)
                 log_info("Skipping rule application (--skip-rule-apply)");
         else {
-                r = rules_build(&c, c.native_nftables ? RULES_FLAVOR_NFT : RULES_FLAVOR_IPTABLES, &rs);
-                if (r < 0) {
-                        log_errno(r, "Failed to build the rules");
-                        ret = EXIT_RUNTIME;
-                        goto out;
-                }
-                r = c.dry_run ? dry_run(&c, rs) : apply(&c);
+                /* capture_run() builds the rules itself, once, for the backend it picks. */
+                r = c.dry_run ? dry_run(&c) : apply(&c);
                 if (r < 0) {
                         ret = EXIT_RUNTIME;
                         goto out;
@@ -232,7 +247,6 @@ int istio_iptables_main(int argc, char **argv) {
         if (c.run_validation)
                 ret = run_validation(&c);
 out:
-        rules_free(rs);
         config_done(&c);
         return ret;
 }

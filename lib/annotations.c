@@ -258,15 +258,7 @@ static int cidr_annotation(const char *name, const char *v, bool allow_star, boo
         const char *where = NULL;
         int r;
 
-        if (ret_all)
-                *ret_all = false;
-        if (!*v) {
-                for (int f = 0; f < 2; f++) {
-                        free(ret[f].v);
-                        ret[f] = (struct config_cidrs){ 0 };
-                }
-                return 0;
-        }
+        /* "" empties both lists and clears *ret_all, as the parser does for any list. */
         r = config_parse_cidr_list(v, allow_star, ret_all, ret, &where);
         if (r == -ENOMEM)
                 return r;
@@ -413,11 +405,7 @@ int annotations_to_config(const struct annotations_pod *p, char *const *envp, st
                    (r = iface_annotation("traffic.sidecar.istio.io/kubevirtInterfaces", v, &c->virt_ifaces, err)) < 0)
                 return r;
 
-        c->include_has_loopback = false;
-        for (int f = 0; f < 2; f++)
-                for (size_t i = 0; i < c->include[f].n; i++)
-                        if (netaddr_ip_is_loopback(&c->include[f].v[i].ip))
-                                c->include_has_loopback = true;
+        config_update_derived(c);
 
         /* runAsUser/runAsGroup 0 or unset → 1337 (§2.7). */
         if ((r = owner_set(&c->proxy_uid, p->has_uid && p->uid > 0 && p->uid <= UINT32_MAX ? (uint32_t)p->uid : 1337)) < 0 ||
@@ -427,6 +415,5 @@ int annotations_to_config(const struct annotations_pod *p, char *const *envp, st
         c->redirect_dns = c->capture_all_dns = env_bool(p, "ISTIO_META_DNS_CAPTURE", warn);
         c->dual_stack = env_bool(p, "ISTIO_DUAL_STACK", warn);
         c->drop_invalid = env_bool(p, "INVALID_DROP", warn);
-        c->cni_mode = true;
         return 0;
 }

@@ -67,8 +67,7 @@ static int setup_routes(const struct capture_config *c, struct capture_report *r
                         return fail(rep, r, "%s: %s", step ? step : "Failed to add ::6 to lo", strerror(-r));
         }
         if (c->tproxy && inbound_on(c)) {
-                *ret_added = routes_count_tproxy_rules(AF_INET, c->tproxy_mark, c->tproxy_route_table) == 0;
-                r = routes_setup_tproxy(c->tproxy_mark, c->tproxy_route_table, c->enable_ipv6, &step);
+                r = routes_setup_tproxy(c->tproxy_mark, c->tproxy_route_table, c->enable_ipv6, ret_added, &step);
                 if (r < 0)
                         return fail(rep, r, "%s: %s", step ? step : "Failed to set up TPROXY routing", strerror(-r));
                 note(rep, "TPROXY routing: fwmark %u lookup table %u, local default route via lo", c->tproxy_mark,
@@ -295,7 +294,7 @@ static int iptnft_replace_payload(int family, const struct rules_list *l, const 
                 for (size_t i = 0; i < l->n && r >= 0; i++) {
                         const struct rules_rule *rule = &l->v[i];
                         if (rule->table != (enum rules_table)t || !rules_chain_is_builtin(rule->chain) ||
-                            (rule->target.kind == RULES_TARGET_JUMP && !rules_chain_is_builtin(rule->target.chain)))
+                            rules_rule_jumps_to_istio(rule))
                                 continue;
                         r = iptnft_rule_exists(family, rule);
                         if (r <= 0)
@@ -315,14 +314,7 @@ static int iptnft_replace_payload(int family, const struct rules_list *l, const 
                                 fprintf(f, "-X %s\n", rules_chain_name((enum rules_chain)ch));
                 fputs("COMMIT\n", f);
         }
-        if (fclose(f) != 0 && r >= 0)
-                r = -ENOMEM;
-        if (r < 0) {
-                free(buf);
-                return r;
-        }
-        *ret = buf;
-        return 0;
+        return memstream_finish(f, &buf, r, ret);
 }
 
 static int run_iptnft_family(const struct capture_config *c, int family, const struct rules_list *l,

@@ -326,7 +326,6 @@ static int args_fail(struct cni_args *a, struct cni_error *err, const char *what
 int cni_args_parse(const char *s, struct cni_args *ret, struct cni_error *err) {
         char unknown[256] = "";
         char why[400];
-        bool ignore_set = false;
 
         *ret = (struct cni_args){ 0 };
         if (!s || !*s)
@@ -364,7 +363,6 @@ int cni_args_parse(const char *s, struct cni_args *ret, struct cni_error *err) {
                                          (int)(len > 200 ? 200 : len), p, val);
                                 return args_fail(ret, err, why);
                         }
-                        ignore_set = true;
                 } else {
                         size_t u = strlen(unknown);
                         snprintf(unknown + u, sizeof unknown - u, "%s\"%.*s\"", u ? " " : "",
@@ -379,7 +377,6 @@ int cni_args_parse(const char *s, struct cni_args *ret, struct cni_error *err) {
                         break;
                 p = end + 1;
         }
-        (void)ignore_set;
         if (unknown[0] && !ret->ignore_unknown) {
                 snprintf(why, sizeof why, "ARGS: unknown args [%s]", unknown);
                 return args_fail(ret, err, why);
@@ -804,10 +801,7 @@ void cni_conf_done(struct cni_conf *c) {
         free(c->log_uds_address);
         free(c->pod_namespace);
         free(c->intercept_type);
-        if (c->exclude_namespaces)
-                for (char **s = c->exclude_namespaces; *s; s++)
-                        free(*s);
-        free(c->exclude_namespaces);
+        strv_free(c->exclude_namespaces);
         cJSON_Delete(c->prev_result);
         *c = (struct cni_conf){ 0 };
 }
@@ -859,9 +853,7 @@ static int get_strv(const cJSON *o, const char *key, char ***ret) {
                 return -ENOMEM;
         cJSON_ArrayForEach(e, v) {
                 if (!(l[n++] = strdup(e->valuestring))) {
-                        for (size_t i = 0; i < n; i++)
-                                free(l[i]);
-                        free(l);
+                        strv_free(l); /* calloc'ed: l[n - 1] is the NULL terminator */
                         return -ENOMEM;
                 }
         }
@@ -939,15 +931,13 @@ int cni_conf_parse(const char *data, size_t len, enum cni_command cmd, struct cn
                 TRY(get_strv(k8s, "exclude_namespaces", &ret->exclude_namespaces), "kubernetes.exclude_namespaces");
         }
         /* The current top-level name wins over the legacy kubernetes.* one. */
-        if (cJSON_GetObjectItem(root, "exclude_namespaces") && !cJSON_IsNull(cJSON_GetObjectItem(root, "exclude_namespaces"))) {
-                char **l = NULL;
+        {
+                char **l = NULL; /* get_strv leaves it NULL when the field is absent or null */
                 TRY(get_strv(root, "exclude_namespaces", &l), "exclude_namespaces");
-                if (ret->exclude_namespaces) {
-                        for (char **s = ret->exclude_namespaces; *s; s++)
-                                free(*s);
-                        free(ret->exclude_namespaces);
+                if (l) {
+                        strv_free(ret->exclude_namespaces);
+                        ret->exclude_namespaces = l;
                 }
-                ret->exclude_namespaces = l;
         }
         TRY(get_uint(root, "k8s_max_attempts", &ret->k8s_max_attempts), "k8s_max_attempts");
         TRY(get_uint(root, "k8s_timeout_ms", &ret->k8s_timeout_ms), "k8s_timeout_ms");

@@ -88,7 +88,7 @@ struct cni_conf {
         bool ambient_enabled, native_nftables;
         char **exclude_namespaces; /* NULL-terminated; top-level, or legacy kubernetes.* */
         char *pod_namespace;
-        char *intercept_type;     /* legacy kubernetes.intercept_type, ignored (logged) */
+        char *intercept_type;     /* legacy kubernetes.intercept_type: parsed, not used */
         cJSON *prev_result;       /* converted to the 1.x model; NULL if absent */
         /* cnibox extensions (0 = default): bound the pod GET of §2.4 step 11. */
         unsigned k8s_max_attempts;

@@ -911,11 +911,7 @@ int config_parse(struct capture_config *c, int argc, char *const *argv, char *co
             (r = conv_u32(&raw, F_TPROXY_ROUTE_TABLE, &c->tproxy_route_table, err)) < 0)
                 return r;
 
-        c->include_has_loopback = false;
-        for (int f = 0; f < 2; f++)
-                for (size_t i = 0; i < c->include[f].n; i++)
-                        if (netaddr_ip_is_loopback(&c->include[f].v[i].ip))
-                                c->include_has_loopback = true;
+        config_update_derived(c);
 
         if ((v = raw.val[F_NETWORK_NAMESPACE])) {
                 free(c->network_namespace);
@@ -958,6 +954,15 @@ int config_parse(struct capture_config *c, int argc, char *const *argv, char *co
         return 0;
 }
 
+void config_update_derived(struct capture_config *c) {
+        /* §3.2 step 4: one flag for both families. */
+        c->include_has_loopback = false;
+        for (int f = 0; f < 2; f++)
+                for (size_t i = 0; i < c->include[f].n; i++)
+                        if (netaddr_ip_is_loopback(&c->include[f].v[i].ip))
+                                c->include_has_loopback = true;
+}
+
 /* --- derived inputs (§2.4) ----------------------------------------------------------------- */
 
 static bool ip_usable(const struct netaddr_ip *ip) {
@@ -996,7 +1001,7 @@ static int detect_host_ip(struct capture_config *c, struct config_error *err) {
                 } else if (i->ifa_addr->sa_family == AF_INET6) {
                         ip.family = AF_INET6;
                         ip.v6 = ((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
-                        if (IN6_IS_ADDR_V4MAPPED(&ip.v6)) {
+                        if (netaddr_ip_is_v4mapped(&ip)) {
                                 struct in_addr v4;
                                 memcpy(&v4, &ip.v6.s6_addr[12], 4);
                                 ip.family = AF_INET;

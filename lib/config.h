@@ -113,6 +113,10 @@ int config_parse(struct capture_config *c, int argc, char *const *argv, char *co
  * Returns 0 or -errno (err filled, kind CONFIG). */
 int config_fill_environment(struct capture_config *c, const char *resolv_conf_path, struct config_error *err);
 
+/* Recomputes the fields derived from others (include_has_loopback from include[]); for callers
+ * that fill the lists themselves, such as the CNI plugin's annotations. */
+void config_update_derived(struct capture_config *c);
+
 /* Istio's Validate() plus ours (owner-group count etc.). Returns 0 or -EINVAL (err filled). */
 int config_validate(const struct capture_config *c, struct config_error *err);
 

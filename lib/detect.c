@@ -18,15 +18,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "iptnft.h"
 #include "macro.h"
+#include "rules.h"
 
-static const char *const table_names[] = { "filter", "mangle", "nat", "raw" };
+/* DETECT_TABLE_* bits are 1 << enum rules_table, so the names come from lib/rules. */
+_Static_assert(DETECT_TABLE_FILTER == 1u << RULES_TABLE_FILTER && DETECT_TABLE_MANGLE == 1u << RULES_TABLE_MANGLE &&
+                       DETECT_TABLE_NAT == 1u << RULES_TABLE_NAT && DETECT_TABLE_RAW == 1u << RULES_TABLE_RAW,
+               "DETECT_TABLE_* must follow enum rules_table");
 
 static unsigned table_bit(const char *name) {
-        for (size_t i = 0; i < ELEMENTSOF(table_names); i++)
-                if (streq(name, table_names[i]))
-                        return 1u << i;
-        return DETECT_TABLE_OTHER;
+        enum rules_table t;
+        return rules_table_from_name(name, &t) == 0 ? 1u << t : DETECT_TABLE_OTHER;
 }
 
 const char *detect_backend_to_string(enum detect_backend b) {
@@ -201,9 +204,10 @@ static bool in_path(const char *prog) {
 static void tables_to_string(unsigned bits, char *buf, size_t size) {
         size_t o = 0;
         buf[0] = '\0';
-        for (size_t i = 0; i < ELEMENTSOF(table_names); i++)
-                if (bits & (1u << i))
-                        o += snprintf(buf + o, o < size ? size - o : 0, "%s%s", o ? "," : "", table_names[i]);
+        for (int t = 0; t < RULES_TABLE_MAX; t++)
+                if (bits & (1u << t))
+                        o += snprintf(buf + o, o < size ? size - o : 0, "%s%s", o ? "," : "",
+                                      rules_table_name((enum rules_table)t));
         if (bits & DETECT_TABLE_OTHER)
                 o += snprintf(buf + o, o < size ? size - o : 0, "%s%s", o ? "," : "", "other");
         if (o == 0)
@@ -236,7 +240,7 @@ static int finish(int family, enum detect_backend b, const struct detect_facts *
         char line[640];
         snprintf(line, sizeof(line), "%s: %s: %s [legacy: %s; nf_tables: %s; %s %s]",
                  family == AF_INET ? "IPv4" : "IPv6", r < 0 ? "no backend" : detect_backend_to_string(b),
-                 reason, legacy, nft, family == AF_INET ? "iptables-nft-restore" : "ip6tables-nft-restore",
+                 reason, legacy, nft, iptnft_restore_program(family),
                  f->nft_binary ? "in PATH" : "not in PATH");
         /* Bounded copy; a cut line ends in "..." so nobody mistakes it for the whole story. */
         size_t l = strlen(line);
@@ -249,22 +253,8 @@ static int finish(int family, enum detect_backend b, const struct detect_facts *
         return r;
 }
 
-/* Whether the rule may pick legacy given the cheap facts, i.e. whether the nat probe (which can
- * instantiate the legacy nat table) is worth doing. Mirrors detect_decide(). */
-static bool may_pick_legacy(enum detect_force force, const struct detect_facts *f) {
-        if (force == DETECT_FORCE_LEGACY)
-                return true;
-        if (force == DETECT_FORCE_NFT)
-                return false;
-        if (f->legacy_rules)
-                return true;
-        if (f->nft_xt_tables && f->nft_works)
-                return false;
-        return !(f->nft_binary && f->nft_works);
-}
-
 int detect_decide(int family, enum detect_force force, const struct detect_facts *f, struct detect_result *ret) {
-        const char *prog = family == AF_INET ? "iptables-nft-restore" : "ip6tables-nft-restore";
+        const char *prog = iptnft_restore_program(family);
         char reason[160];
 
         if (family != AF_INET && family != AF_INET6)
@@ -314,6 +304,18 @@ int detect_decide(int family, enum detect_force force, const struct detect_facts
         return finish(family, DETECT_NONE, f, ret, -EOPNOTSUPP, "neither legacy nat nor nf_tables is usable");
 }
 
+/* Would the rule pick legacy if the legacy nat table turned out usable? Only then is the nat
+ * probe (which can instantiate that table, quirk 23) worth doing. Asks detect_decide() itself,
+ * so the two cannot drift apart. */
+static bool may_pick_legacy(int family, enum detect_force force, const struct detect_facts *f) {
+        struct detect_facts g = *f;
+        struct detect_result res;
+
+        g.legacy_nat_usable = true;
+        g.legacy_nat_error = 0;
+        return detect_decide(family, force, &g, &res) == 0 && res.backend == DETECT_LEGACY;
+}
+
 static void test_overrides(struct detect_facts *f, bool *legacy_off) {
         const char *e = getenv("CNIBOX_TEST_DETECT_UNUSABLE");
         *legacy_off = false;
@@ -323,7 +325,7 @@ static void test_overrides(struct detect_facts *f, bool *legacy_off) {
                 *legacy_off = true;
                 f->legacy_nat_usable = false;
                 f->legacy_nat_error = -EOPNOTSUPP;
-                f->legacy_tables = f->legacy_rule_tables = f->legacy_rules = 0;
+                f->legacy_tables = f->legacy_rules = 0;
         }
         if (strstr(e, "nft")) {
                 f->nft_works = false;
@@ -349,14 +351,12 @@ int detect_backend_flags(int family, enum detect_force force, unsigned flags, st
         if (r < 0)
                 return finish(family, DETECT_NONE, &f, ret, r, "cannot read the legacy table list");
         /* Only tables the kernel already instantiated in this netns: opening them changes nothing. */
-        for (size_t i = 0; i < ELEMENTSOF(table_names); i++) {
+        for (int i = 0; i < RULES_TABLE_MAX; i++) {
                 if (!(f.legacy_tables & (1u << i)))
                         continue;
-                int n = legacy_count(family, table_names[i]);
-                if (n > 0) {
+                int n = legacy_count(family, rules_table_name((enum rules_table)i));
+                if (n > 0)
                         f.legacy_rules += (unsigned)n;
-                        f.legacy_rule_tables |= 1u << i;
-                }
                 if ((1u << i) == DETECT_TABLE_NAT) {
                         f.legacy_nat_probed = true;
                         f.legacy_nat_usable = n >= 0;
@@ -369,14 +369,14 @@ int detect_backend_flags(int family, enum detect_force force, unsigned flags, st
         f.nft_error = r < 0 ? r : 0;
         /* In-process only (CNI mode on the host): behave as if no iptables-nft binary existed. */
         f.nft_binary = !(flags & DETECT_NO_EXEC) &&
-                       in_path(family == AF_INET ? "iptables-nft-restore" : "ip6tables-nft-restore");
+                       in_path(iptnft_restore_program(family));
 
         test_overrides(&f, &legacy_off);
 
         /* Quirk 23: Istio's probe leaves an (empty) legacy nat table behind in every netns it looks
          * at. We open a not-yet-instantiated nat table only when the rule could then choose legacy,
          * and an empty table never counts as "holds rules" on a later run. */
-        if (!f.legacy_nat_probed && !legacy_off && may_pick_legacy(force, &f)) {
+        if (!f.legacy_nat_probed && !legacy_off && may_pick_legacy(family, force, &f)) {
                 int n = legacy_count(family, "nat");
                 f.legacy_nat_probed = true;
                 f.legacy_nat_usable = n >= 0;

@@ -18,7 +18,6 @@ enum detect_force { DETECT_FORCE_NONE, DETECT_FORCE_LEGACY, DETECT_FORCE_NFT };
 /* What the kernel (and PATH) said, for the explanation and for tests. */
 struct detect_facts {
         unsigned legacy_tables;      /* DETECT_TABLE_* bits listed in /proc/net/ip{,6}_tables_names */
-        unsigned legacy_rule_tables; /* of those, the tables holding rules or user chains */
         unsigned legacy_rules;       /* rules + user chains over all legacy tables */
         bool legacy_nat_probed;      /* we opened the legacy nat table (may instantiate it) */
         bool legacy_nat_usable;      /* the legacy nat table can be taken in this netns */

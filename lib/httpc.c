@@ -95,8 +95,6 @@ static void ssl_load(void) {
         ssl_result = 0;
 }
 
-static int ssl_load_once(char *err, size_t errsz);
-
 /* ---- helpers ---- */
 
 _printf_(3, 4) static void seterr(char *err, size_t errsz, const char *fmt, ...) {

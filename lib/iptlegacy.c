@@ -136,10 +136,9 @@ static const struct fam *fam_get(int af) {
         return af == AF_INET ? &fam4 : af == AF_INET6 ? &fam6 : NULL;
 }
 
-static uint16_t entry_u16(const struct fam *f, const void *e, size_t off) {
+static uint16_t entry_u16(const void *e, size_t off) {
         uint16_t v;
         memcpy(&v, (const uint8_t *)e + off, sizeof(v));
-        (void)f;
         return v;
 }
 
@@ -221,7 +220,7 @@ static int owner_resolve(const struct config_owner *o, bool group, uint32_t *ret
         return r > 0 ? -r : -ENOENT;
 }
 
-static int encode_match(const struct rules_match *m, int af, struct enc *b, void **ports_data,
+static int encode_match(const struct rules_match *m, struct enc *b, void **ports_data,
                         uint8_t *ports_proto, char *err) {
         int r;
 
@@ -347,7 +346,6 @@ static int encode_match(const struct rules_match *m, int af, struct enc *b, void
                 return 0;
         }
         }
-        (void)af;
         seterr(err, "unknown match kind %d", (int)m->kind);
         return -EINVAL;
 }
@@ -514,7 +512,7 @@ int iptlegacy_encode(int family, const struct rules_rule *r, void **ret_entry, s
                         break;
                 }
                 default:
-                        k = encode_match(m, family, &b, &ports, &ports_proto, err);
+                        k = encode_match(m, &b, &ports, &ports_proto, err);
                         if (k < 0) {
                                 free(b.buf);
                                 return k;
@@ -539,12 +537,12 @@ int iptlegacy_encode(int family, const struct rules_rule *r, void **ret_entry, s
 
 static bool entry_same(const struct fam *f, struct xtc_handle *h, const void *ke, const void *me) {
         const uint8_t *a = ke, *b = me;
-        uint16_t toff = entry_u16(f, me, f->off_target), noff = entry_u16(f, me, f->off_next);
+        uint16_t toff = entry_u16(me, f->off_target), noff = entry_u16(me, f->off_next);
         const struct xt_entry_target *kt, *mt;
         const char *kname;
 
         if (memcmp(a, b, f->ip_size) != 0 || memcmp(a + f->off_nfcache, b + f->off_nfcache, 4) != 0 ||
-            entry_u16(f, ke, f->off_target) != toff || entry_u16(f, ke, f->off_next) != noff)
+            entry_u16(ke, f->off_target) != toff || entry_u16(ke, f->off_next) != noff)
                 return false;
         for (size_t off = f->entry_size; off < toff;) {
                 const struct xt_entry_match *km = (const void *)(a + off), *mm = (const void *)(b + off);
@@ -618,7 +616,7 @@ static int plan_build(int family, const struct rules_list *l, struct plan *p, ch
                 p->tables |= 1u << rr->table;
                 if (rr->chain >= RULES_CHAIN_FIRST_ISTIO)
                         p->chain_used[rr->table][rr->chain] = true;
-                if (rr->target.kind == RULES_TARGET_JUMP && rr->target.chain >= RULES_CHAIN_FIRST_ISTIO)
+                if (rules_rule_jumps_to_istio(rr))
                         p->chain_used[rr->table][rr->target.chain] = true; /* §4 pass 2 */
         }
         return 0;
@@ -652,9 +650,9 @@ static unsigned tables_existing(const struct fam *f) {
                 return 0;
         while (fgets(line, sizeof(line), fp)) {
                 line[strcspn(line, "\n")] = 0;
-                for (unsigned t = 0; t < RULES_TABLE_MAX; t++)
-                        if (streq(line, rules_table_name(t)))
-                                mask |= 1u << t;
+                enum rules_table t;
+                if (rules_table_from_name(line, &t) == 0)
+                        mask |= 1u << t;
         }
         return mask;
 }
@@ -834,13 +832,12 @@ int iptlegacy_rollback(iptlegacy_txn *t) {
 
 static bool fault_injected(int af, enum rules_table table) {
         const char *env = getenv(IPTLEGACY_FAULT_ENV);
-        char want[3][32];
+        char want[2][32];
 
         if (!env)
                 return false;
         snprintf(want[0], sizeof(want[0]), "iptlegacy:%s", rules_table_name(table));
         snprintf(want[1], sizeof(want[1]), "iptlegacy%c:%s", af == AF_INET ? '4' : '6', rules_table_name(table));
-        want[2][0] = 0;
         for (const char *p = env; *p;) {
                 size_t n = strcspn(p, ",");
                 for (unsigned i = 0; i < 2; i++)
@@ -1052,10 +1049,9 @@ static int compare_table(const struct fam *f, struct xtc_handle *h, enum rules_t
         bool seen[RULES_CHAIN_MAX] = {};
 
         for (const char *c = f->first_chain(h); c; c = f->next_chain(h)) {
-                enum rules_chain ch = RULES_CHAIN_MAX;
-                for (unsigned k = RULES_CHAIN_FIRST_ISTIO; k < RULES_CHAIN_MAX; k++)
-                        if (streq(c, rules_chain_name(k)))
-                                ch = k;
+                enum rules_chain ch;
+                if (rules_chain_from_name(c, &ch) < 0)
+                        ch = RULES_CHAIN_MAX; /* an ISTIO* chain we do not know */
                 if (!is_ours(c)) {
                         for (const void *e = f->first_rule(c, h); e; e = f->next_rule(e, h)) {
                                 const char *tg = f->get_target(e, h);

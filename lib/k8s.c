@@ -28,7 +28,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
 
 struct k8s_client {
         struct httpc *http;
-        struct kubeconfig kc;
+        /* Only what each request needs: the CA, certificate and key went into the TLS context
+         * in httpc_new(), so no private key is kept in this struct. */
+        struct {
+                char *server, *token, *token_file;
+        } kc;
         struct k8s_options o;
         char *user_agent;
         char *proxy;            /* from the environment when honour_proxy_env, else NULL */
@@ -190,47 +194,6 @@ int k8s_watch_event_parse(const char *line, size_t len, cJSON **ret_event, const
 
 /* ---- client ---- */
 
-static int dupmem(const void *p, size_t n, void **ret) {
-        *ret = NULL;
-        if (!p)
-                return 0;
-        *ret = malloc(n + 1);
-        if (!*ret)
-                return -ENOMEM;
-        memcpy(*ret, p, n);
-        ((char *)*ret)[n] = 0;
-        return 0;
-}
-
-static int dupstr(const char *s, char **ret) {
-        *ret = s ? strdup(s) : NULL;
-        return (s && !*ret) ? -ENOMEM : 0;
-}
-
-static int kubeconfig_copy(const struct kubeconfig *s, struct kubeconfig *d) {
-        *d = (struct kubeconfig){
-                .insecure_skip_tls_verify = s->insecure_skip_tls_verify,
-                .ca_data_len = s->ca_data_len,
-                .client_cert_data_len = s->client_cert_data_len,
-                .client_key_data_len = s->client_key_data_len,
-        };
-        if (dupstr(s->context, &d->context) < 0 || dupstr(s->cluster_name, &d->cluster_name) < 0 ||
-            dupstr(s->user_name, &d->user_name) < 0 || dupstr(s->server, &d->server) < 0 ||
-            dupstr(s->ca_file, &d->ca_file) < 0 || dupmem(s->ca_data, s->ca_data_len, &d->ca_data) < 0 ||
-            dupstr(s->tls_server_name, &d->tls_server_name) < 0 || dupstr(s->token, &d->token) < 0 ||
-            dupstr(s->token_file, &d->token_file) < 0 ||
-            dupstr(s->client_cert_file, &d->client_cert_file) < 0 ||
-            dupstr(s->client_key_file, &d->client_key_file) < 0 ||
-            dupmem(s->client_cert_data, s->client_cert_data_len, &d->client_cert_data) < 0 ||
-            dupmem(s->client_key_data, s->client_key_data_len, &d->client_key_data) < 0) {
-                kubeconfig_done(d);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-/* NO_PROXY: "*", or comma-separated host names / domain suffixes (".x.com" or "x.com" both match
- * "a.x.com") and literal IP addresses, as curl reads it. */
 static bool no_proxy_match(const char *list, const char *host) {
         size_t hl = strlen(host);
 
@@ -321,10 +284,10 @@ int k8s_client_new(const struct kubeconfig *kc, const struct k8s_options *o, str
                 c->o.max_attempts = 1;
         if (!c->o.backoff_usec)
                 c->o.backoff_usec = K8S_DEFAULT_BACKOFF_USEC;
-        r = kubeconfig_copy(kc, &c->kc);
-        if (r < 0)
-                goto fail;
         r = -ENOMEM;
+        if (!(c->kc.server = strdup(kc->server)) || (kc->token && !(c->kc.token = strdup(kc->token))) ||
+            (kc->token_file && !(c->kc.token_file = strdup(kc->token_file))))
+                goto fail;
         if (o && o->user_agent)
                 c->user_agent = strdup(o->user_agent);
         else
@@ -339,18 +302,18 @@ int k8s_client_new(const struct kubeconfig *kc, const struct k8s_options *o, str
                         goto fail;
         }
         struct httpc_config hc = {
-                .server = c->kc.server,
-                .tls_server_name = c->kc.tls_server_name,
-                .insecure_skip_verify = c->kc.insecure_skip_tls_verify,
-                .ca_data = c->kc.ca_data,
-                .ca_len = c->kc.ca_data_len,
-                .ca_file = c->kc.ca_file,
-                .cert_data = c->kc.client_cert_data,
-                .cert_len = c->kc.client_cert_data_len,
-                .cert_file = c->kc.client_cert_file,
-                .key_data = c->kc.client_key_data,
-                .key_len = c->kc.client_key_data_len,
-                .key_file = c->kc.client_key_file,
+                .server = kc->server,
+                .tls_server_name = kc->tls_server_name,
+                .insecure_skip_verify = kc->insecure_skip_tls_verify,
+                .ca_data = kc->ca_data,
+                .ca_len = kc->ca_data_len,
+                .ca_file = kc->ca_file,
+                .cert_data = kc->client_cert_data,
+                .cert_len = kc->client_cert_data_len,
+                .cert_file = kc->client_cert_file,
+                .key_data = kc->client_key_data,
+                .key_len = kc->client_key_data_len,
+                .key_file = kc->client_key_file,
                 .proxy = c->proxy,
         };
         r = httpc_new(&hc, &c->http, err, errsz);
@@ -367,7 +330,11 @@ struct k8s_client *k8s_client_free(struct k8s_client *c) {
         if (!c)
                 return NULL;
         httpc_free(c->http);
-        kubeconfig_done(&c->kc);
+        free(c->kc.server);
+        if (c->kc.token)
+                explicit_bzero(c->kc.token, strlen(c->kc.token));
+        free(c->kc.token);
+        free(c->kc.token_file);
         free(c->user_agent);
         free(c->proxy);
         free(c);
@@ -391,13 +358,11 @@ struct watch_state {
         size_t rvsz;
         bool started;           /* a 200 answer arrived: the stream is live, no more retries */
         int result;             /* first error / stop request from the stream */
-        bool stopped;           /* callback asked to stop (> 0) */
         char *err;
         size_t errsz;
 };
 
 struct xfer {
-        struct k8s_client *c;
         char *buf;
         size_t len, cap;
         size_t max;
@@ -464,10 +429,8 @@ static int watch_line(struct watch_state *w, const char *line, size_t len) {
         }
         set_rv(w, obj);
         r = w->cb(type, obj, w->userdata);
-        if (r > 0) {
-                w->stopped = true;
+        if (r > 0)
                 return 1;
-        }
         return r;
 }
 
@@ -590,7 +553,7 @@ static int do_attempt(struct k8s_client *c, const struct attempt *at, struct k8s
                       char *err, size_t errsz) {
         _cleanup_free_ char *hdr_ua = NULL, *hdr_ct = NULL;
         _cleanup_(free_secret) char *token = NULL, *hdr_auth = NULL;
-        struct xfer x = { .c = c, .max = at->w ? K8S_MAX_EVENT : K8S_MAX_BODY, .w = at->w };
+        struct xfer x = { .max = at->w ? K8S_MAX_EVENT : K8S_MAX_BODY, .w = at->w };
         const char *hdrs[6];
         size_t nh = 0;
         char herr[256] = "";

@@ -13,7 +13,7 @@
  * Proxies: DECISION: proxy environment variables (HTTPS_PROXY, NO_PROXY, …) are ignored by default,
  * unlike client-go. The plugin runs with whatever environment the container runtime has; a proxy
  * inherited from there would route pod set-up through it and add DNS lookups on the ADD path. Set
- * k8s_options.honour_proxy_env to use them (curl's variables: https_proxy/HTTPS_PROXY, http_proxy,
+ * k8s_options.honour_proxy_env to use them (the usual variables: https_proxy/HTTPS_PROXY, http_proxy,
  * all_proxy/ALL_PROXY, no_proxy/NO_PROXY); only http:// proxies are supported (CONNECT tunnel).
  *
  * Error convention (every function): 0 (or a count) on success, else a negative errno, and, when

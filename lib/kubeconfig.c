@@ -280,13 +280,16 @@ static int yrest(struct yparser *p, unsigned lineno, const char *s, size_t len) 
 
 static int yparse_node(struct yparser *p, unsigned indent, unsigned depth, cJSON **ret);
 
+/* A block sequence item: "-" alone or followed by a space. */
+static bool yline_is_item(const struct yline *l) { return l->s[0] == '-' && (l->len == 1 || l->s[1] == ' '); }
+
 /* Parses the value of "key:" or "-" whose inline part is empty: a nested block, or null. A
  * sequence may sit at the parent's own indentation (the style kubectl and sigs.k8s.io/yaml use). */
 static int yparse_child(struct yparser *p, unsigned parent_indent, bool seq_same_indent_ok,
                         unsigned depth, cJSON **ret) {
         if (p->pos < p->n) {
                 struct yline *l = &p->lines[p->pos];
-                bool dash = l->s[0] == '-' && (l->len == 1 || l->s[1] == ' ');
+                bool dash = yline_is_item(l);
                 if (l->indent > parent_indent || (seq_same_indent_ok && dash && l->indent == parent_indent))
                         return yparse_node(p, l->indent, depth + 1, ret);
         }
@@ -306,7 +309,7 @@ static int yparse_seq(struct yparser *p, unsigned indent, unsigned depth, cJSON 
                         break;
                 if (l->indent > indent)
                         return yerr(p, l->lineno, "bad indentation");
-                if (!(l->s[0] == '-' && (l->len == 1 || l->s[1] == ' ')))
+                if (!yline_is_item(l))
                         break;  /* a mapping key at the same indent ends the sequence */
 
                 size_t off = 1;
@@ -344,7 +347,7 @@ static int yparse_map(struct yparser *p, unsigned indent, unsigned depth, cJSON 
                         break;
                 if (l->indent > indent)
                         return yerr(p, l->lineno, "bad indentation");
-                if (l->s[0] == '-' && (l->len == 1 || l->s[1] == ' '))
+                if (yline_is_item(l))
                         return yerr(p, l->lineno, "sequence item where a mapping key was expected");
 
                 _cleanup_(cJSON_Deletep) cJSON *key = NULL;
@@ -398,7 +401,7 @@ static int yparse_node(struct yparser *p, unsigned indent, unsigned depth, cJSON
 
         if (depth > YAML_MAX_DEPTH)
                 return yerr(p, l->lineno, "nesting too deep");
-        if (l->s[0] == '-' && (l->len == 1 || l->s[1] == ' '))
+        if (yline_is_item(l))
                 return yparse_seq(p, indent, depth, ret);
 
         /* A mapping, unless the line is a lone scalar (a sequence item such as "- foo"). */

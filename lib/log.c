@@ -34,7 +34,6 @@ void log_set_tee(int fd, enum log_level min) {
 enum log_level log_get_level(void) {
         return L.tee_fd >= 0 && L.tee_min < L.level ? L.tee_min : L.level;
 }
-const char *log_applet(void) { return L.applet; }
 
 /* Accepts Istio's --log_output_level: "level" or "scope:level,scope:level". The "default"
  * scope (or a bare level) sets ours; other scopes are accepted and ignored. */
@@ -102,7 +101,6 @@ static void log_vmsg(enum log_level level, const char *suffix, const char *fmt, 
         struct tm tm;
         bool to_main = level >= L.level && L.level != LOG_LEVEL_NONE;
         bool to_tee = L.tee_fd >= 0 && level >= L.tee_min && L.tee_min != LOG_LEVEL_NONE;
-        int n;
 
         if (!to_main && !to_tee)
                 return;
@@ -112,9 +110,8 @@ static void log_vmsg(enum log_level level, const char *suffix, const char *fmt, 
         gettimeofday(&tv, NULL);
         gmtime_r(&tv.tv_sec, &tm);
         /* Not strftime(): glibc's calls tzset(), which reads /etc/localtime on every line. */
-        n = snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+        snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec);
-        (void)n;
         if (to_main)
                 emit(L.fd, L.json, level, ts, msg);
         if (to_tee)

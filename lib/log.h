@@ -16,7 +16,6 @@ void log_setup(const char *applet, int fd, enum log_level level, bool json);
 void log_set_tee(int fd, enum log_level min);
 int log_parse_level(const char *spec, enum log_level *ret);
 enum log_level log_get_level(void);
-const char *log_applet(void);
 
 void log_msg(enum log_level level, const char *fmt, ...) _printf_(2, 3);
 /* Logs "msg: strerror(-r)" at error level and returns r (which must be negative). */

@@ -26,13 +26,16 @@ static inline void fclosep(FILE **f) {
         if (*f)
                 fclose(*f);
 }
-static inline void strv_freep(char ***p) {
-        if (*p) {
-                for (char **s = *p; *s; s++)
+/* Frees a NULL-terminated string list (NULL-safe); returns NULL. */
+static inline char **strv_free(char **l) {
+        if (l) {
+                for (char **s = l; *s; s++)
                         free(*s);
-                free(*p);
+                free(l);
         }
+        return NULL;
 }
+static inline void strv_freep(char ***p) { strv_free(*p); }
 
 #define _cleanup_free_ _cleanup_(freep)
 #define _cleanup_close_ _cleanup_(closep)
@@ -65,5 +68,19 @@ static inline void strv_freep(char ***p) {
                 long _r = (long)(expr);                \
                 _r < 0 ? -(errno ? errno : EIO) : (int)_r; \
         })
+
+/* Closes an open_memstream() stream and hands its buffer to *ret_text, or frees it when r (the
+ * render result) or the close failed. Returns r, or -ENOMEM. */
+static inline int memstream_finish(FILE *f, char **buf, int r, char **ret_text) {
+        if (fclose(f) != 0 && r >= 0)
+                r = -ENOMEM;
+        if (r < 0) {
+                free(*buf);
+                *buf = NULL;
+                return r;
+        }
+        *ret_text = *buf;
+        return 0;
+}
 
 #define streq(a, b) (strcmp((a), (b)) == 0)

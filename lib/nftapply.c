@@ -2,6 +2,7 @@
 /* nftapply.c: in-process nftables transactions through a dlopen()ed libnftables.
  * Spec: istio-iptables.md §7 (tables, atomic transaction, cleanup), §10.31; libnftables(3). */
 #include "nftapply.h"
+#include "rules-nft.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -21,7 +22,7 @@
 
 #include "macro.h"
 
-static const char *const table_names[] = { "istio-proxy-nat", "istio-proxy-mangle", "istio-proxy-raw" };
+static const char *const table_names[] = { RULES_NFT_TABLE_NAT, RULES_NFT_TABLE_MANGLE, RULES_NFT_TABLE_RAW };
 
 /* The symbols we use, resolved by name so that the binary has no DT_NEEDED on libnftables. */
 static struct {

@@ -302,7 +302,7 @@ static int rule_msg(int fd, int type, int family, uint32_t mark, uint32_t table,
         return nl_transact(fd, (struct nlmsghdr *)buf);
 }
 
-int routes_setup_tproxy(uint32_t mark, uint32_t table, bool ipv6, const char **ret_step) {
+int routes_setup_tproxy(uint32_t mark, uint32_t table, bool ipv6, bool *ret_added, const char **ret_step) {
         static const char *const step_rule[2] = { "add IPv4 policy rule 'fwmark lookup table'",
                                                   "add IPv6 policy rule 'fwmark lookup table'" };
         static const char *const step_list[2] = { "list IPv4 policy rules", "list IPv6 policy rules" };
@@ -311,6 +311,8 @@ int routes_setup_tproxy(uint32_t mark, uint32_t table, bool ipv6, const char **r
         uint32_t seq = 1;
         int r;
 
+        if (ret_added)
+                *ret_added = false;
         unsigned lo = if_nametoindex("lo");
         if (lo == 0)
                 FAIL("find interface lo", -errno);
@@ -329,6 +331,8 @@ int routes_setup_tproxy(uint32_t mark, uint32_t table, bool ipv6, const char **r
                         r = rule_msg(fd, RTM_NEWRULE, family, mark, table, -1, seq++);
                         if (r < 0 && r != -EEXIST)
                                 FAIL(step_rule[i], r);
+                        if (r >= 0 && ret_added)
+                                *ret_added = true;
                 }
                 r = local_route(fd, RTM_NEWROUTE, family, table, (int)lo, seq++);
                 if (r < 0 && r != -EEXIST)

@@ -18,8 +18,10 @@ int routes_add_lo_ipv6_source(const char **ret_step);
 /* TPROXY: adds the policy rule "fwmark <mark> lookup <table>" and the route
  * "local 0.0.0.0/0 dev lo scope host table <table>", for IPv4 and, if ipv6, for IPv6 too
  * ("local ::/0"). Idempotent, unlike Istio (quirk 22): the rule is added only when an identical
- * one is not already installed, and an existing route is fine. */
-int routes_setup_tproxy(uint32_t mark, uint32_t table, bool ipv6, const char **ret_step);
+ * one is not already installed, and an existing route is fine. *ret_added (optional) says whether
+ * this call added the rule; unlike other ret_ values it is set on failure too, so the caller can
+ * undo a partial setup with routes_cleanup_tproxy(). */
+int routes_setup_tproxy(uint32_t mark, uint32_t table, bool ipv6, bool *ret_added, const char **ret_step);
 
 /* Removes what routes_setup_tproxy() adds: every copy of the identical rule (older Istio runs may
  * have left duplicates) and the local route. Missing ones are fine. ::6 is left on lo. */

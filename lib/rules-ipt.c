@@ -157,17 +157,6 @@ static int render_to(FILE *f, const struct rules_list *l) {
         return 0;
 }
 
-static int memstream_finish(FILE *f, char **buf, int r, char **ret_text) {
-        if (fclose(f) != 0 && r >= 0)
-                r = -ENOMEM;
-        if (r < 0) {
-                free(*buf);
-                return r;
-        }
-        *ret_text = *buf;
-        return 0;
-}
-
 int rules_ipt_render(const struct rules_list *l, char **ret_text) {
         char *buf = NULL;
         size_t len = 0;
@@ -186,8 +175,7 @@ static int cleanup_to(FILE *f, const struct rules_list *l, const char *prefix) {
         for (size_t i = l->n; i-- > 0;) {
                 const struct rules_rule *rule = &l->v[i];
                 bool own = !rules_chain_is_builtin(rule->chain);
-                bool jumps_own = rule->target.kind == RULES_TARGET_JUMP && !rules_chain_is_builtin(rule->target.chain);
-                if (own && !jumps_own)
+                if (own && !rules_rule_jumps_to_istio(rule))
                         continue;
                 fprintf(f, "%s-t %s -D %s ", prefix, rules_table_name(rule->table), rules_chain_name(rule->chain));
                 r = rules_ipt_format_args(f, rule);

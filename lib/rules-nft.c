@@ -160,29 +160,10 @@ static void fmt_target(FILE *f, const struct rules_rule *r) {
         }
 }
 
-int rules_nft_format_expr(FILE *f, const struct rules_rule *r) {
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&buf, &len);
-        if (!m)
-                return -ENOMEM;
-        for (unsigned i = 0; i < r->n_matches; i++)
-                fmt_match(m, r, &r->matches[i]);
-        fmt_target(m, r);
-        if (fclose(m) != 0) {
-                free(buf);
-                return -ENOMEM;
-        }
-        fputs(len ? buf + 1 : "", f);
-        free(buf);
-        return 0;
-}
-
-static int render_table(FILE *f, const struct rules_list *l, size_t ti) {
+static void render_table(FILE *f, const struct rules_list *l, size_t ti) {
         unsigned count[RULES_CHAIN_MAX] = {};
         const char *tn = tables[ti].name;
         enum rules_table t = tables[ti].table;
-        int r;
 
         for (size_t i = 0; i < l->n; i++)
                 if (l->v[i].table == t)
@@ -191,7 +172,7 @@ static int render_table(FILE *f, const struct rules_list *l, size_t ti) {
         for (int ch = 0; ch < RULES_CHAIN_MAX; ch++)
                 any = any || count[ch];
         if (!any)
-                return 0;
+                return;
 
         fprintf(f, "add table inet %s\nflush table inet %s\n", tn, tn);
         for (size_t k = 0; tables[ti].chains[k].chain != RULES_CHAIN_MAX; k++) {
@@ -212,39 +193,31 @@ static int render_table(FILE *f, const struct rules_list *l, size_t ti) {
                 if (rule->table != t)
                         continue;
                 unsigned idx = rule->position ? rule->position - 1 : 0;
+                /* Each match and the target print with a leading space. */
                 if (rule->position && count[rule->chain] > 0 && idx < count[rule->chain])
-                        fprintf(f, "insert rule inet %s %s index %u ", tn, rules_chain_nft_name(rule->chain), idx);
+                        fprintf(f, "insert rule inet %s %s index %u", tn, rules_chain_nft_name(rule->chain), idx);
                 else
-                        fprintf(f, "add rule inet %s %s ", tn, rules_chain_nft_name(rule->chain));
-                r = rules_nft_format_expr(f, rule);
-                if (r < 0)
-                        return r;
+                        fprintf(f, "add rule inet %s %s", tn, rules_chain_nft_name(rule->chain));
+                for (unsigned k = 0; k < rule->n_matches; k++)
+                        fmt_match(f, rule, &rule->matches[k]);
+                fmt_target(f, rule);
                 fputc('\n', f);
                 count[rule->chain]++;
         }
-        return 0;
 }
 
 int rules_nft_render(const struct ruleset *rs, bool cleanup, char **ret_text) {
         char *buf = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);
-        int r = 0;
 
         if (!f)
                 return -ENOMEM;
-        for (size_t ti = 0; ti < ELEMENTSOF(tables) && r >= 0; ti++) {
+        for (size_t ti = 0; ti < ELEMENTSOF(tables); ti++) {
                 if (cleanup)
                         fprintf(f, "add table inet %s\ndelete table inet %s\n", tables[ti].name, tables[ti].name);
                 else
-                        r = render_table(f, &rs->fam[0], ti);
+                        render_table(f, &rs->fam[0], ti);
         }
-        if (fclose(f) != 0 && r >= 0)
-                r = -ENOMEM;
-        if (r < 0) {
-                free(buf);
-                return r;
-        }
-        *ret_text = buf;
-        return 0;
+        return memstream_finish(f, &buf, 0, ret_text);
 }

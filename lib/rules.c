@@ -517,6 +517,9 @@ const char *rules_table_name(enum rules_table t) { return t < RULES_TABLE_MAX ? 
 const char *rules_chain_name(enum rules_chain ch) { return ch < RULES_CHAIN_MAX ? chain_names[ch] : "?"; }
 const char *rules_chain_nft_name(enum rules_chain ch) { return ch < RULES_CHAIN_MAX ? chain_nft_names[ch] : "?"; }
 bool rules_chain_is_builtin(enum rules_chain ch) { return ch < RULES_CHAIN_FIRST_ISTIO; }
+bool rules_rule_jumps_to_istio(const struct rules_rule *r) {
+        return r->target.kind == RULES_TARGET_JUMP && !rules_chain_is_builtin(r->target.chain);
+}
 
 int rules_table_from_name(const char *s, enum rules_table *ret) {
         for (int i = 0; i < RULES_TABLE_MAX; i++)
@@ -546,7 +549,9 @@ void rules_foreach_declared_chain(const struct rules_list *l, enum rules_table t
                 seen[r->chain] = true;
                 fn(r->chain, userdata);
         }
-        /* §4 pass 2: jump targets not yet declared (a safety net; never fires for §3's rules). */
+        /* §4 pass 2: jump targets not yet declared. Istio's safety net; it fires only when a
+         * chain receives a jump but no rule (e.g. DNS capture with no proxy uid/gid at all, which
+         * config_fill_environment() never lets happen). */
         for (size_t i = 0; i < l->n; i++) {
                 const struct rules_rule *r = &l->v[i];
                 if (r->table != t || r->target.kind != RULES_TARGET_JUMP || rules_chain_is_builtin(r->target.chain) ||

@@ -133,6 +133,8 @@ const char *rules_table_name(enum rules_table t);           /* "nat" */
 const char *rules_chain_name(enum rules_chain ch);          /* "ISTIO_OUTPUT", "PREROUTING" */
 const char *rules_chain_nft_name(enum rules_chain ch);      /* "istio-output", "prerouting" */
 bool rules_chain_is_builtin(enum rules_chain ch);
+/* Does r jump to one of our ISTIO_* chains? (Such rules are ours even in built-in chains.) */
+bool rules_rule_jumps_to_istio(const struct rules_rule *r);
 int rules_table_from_name(const char *s, enum rules_table *ret);
 int rules_chain_from_name(const char *s, enum rules_chain *ret);
 

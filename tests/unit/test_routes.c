@@ -105,7 +105,7 @@ START_TEST(test_setup_idempotent) {
         const char *step = NULL;
         enter_netns();
         for (int i = 0; i < 3; i++) {
-                int r = routes_setup_tproxy(1337, 133, true, &step);
+                int r = routes_setup_tproxy(1337, 133, true, NULL, &step);
                 ck_assert_msg(r == 0, "run %d: %s: %s", i, step ? step : "?", strerror(-r));
         }
         ck_assert_int_eq(routes_count_tproxy_rules(AF_INET, 1337, 133), 1);
@@ -125,7 +125,7 @@ END_TEST
 START_TEST(test_v4_only) {
         const char *step = NULL;
         enter_netns();
-        ck_assert_int_eq(routes_setup_tproxy(7, 100, false, &step), 0);
+        ck_assert_int_eq(routes_setup_tproxy(7, 100, false, NULL, &step), 0);
         ck_assert_int_eq(routes_count_tproxy_rules(AF_INET, 7, 100), 1);
         ck_assert_int_eq(routes_count_tproxy_rules(AF_INET6, 7, 100), 0);
 }
@@ -145,7 +145,7 @@ static int driver(int argc, char **argv) {
         if (argc >= 4 && (!strcmp(argv[1], "setup") || !strcmp(argv[1], "cleanup"))) {
                 uint32_t mark = strtoul(argv[2], NULL, 0), table = strtoul(argv[3], NULL, 0);
                 bool v6 = argc >= 5 && !strcmp(argv[4], "v6");
-                r = !strcmp(argv[1], "setup") ? routes_setup_tproxy(mark, table, v6, &step)
+                r = !strcmp(argv[1], "setup") ? routes_setup_tproxy(mark, table, v6, NULL, &step)
                                               : routes_cleanup_tproxy(mark, table, v6, &step);
         } else if (argc >= 2 && !strcmp(argv[1], "addlo")) {
                 r = routes_add_lo_ipv6_source(&step);

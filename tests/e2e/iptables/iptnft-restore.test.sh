@@ -8,36 +8,13 @@ set -u
 T="${BUILDDIR:-}/test_detect"
 [ -x "$T" ] || { echo "no $T (unit tests not built)"; exit 77; }
 command -v iptables-nft-restore >/dev/null || { echo "no iptables-nft-restore"; exit 77; }
-export T CNIBOX="${CNIBOX:-}"
+export T CNIBOX="${CNIBOX:-}" PAYLOADS="$(cd "$(dirname "$0")" && pwd)/legacy-payloads"
 
 exec timeout 120 unshare -n bash -s <<'INNER'
 set -u
 fail() { echo "FAIL: $*"; exit 1; }
-# The default sidecar payload (spec §4, golden "empty"); cnibox's own dry-run output when it has it.
-payload=""
-if [ -x "$CNIBOX" ]; then
-        payload=$("$CNIBOX" istio-iptables --dry-run -u 1337 -g 1337 2>/dev/null | sed -n '/^\* nat$/,/^COMMIT$/p')
-fi
-if [ -z "$payload" ]; then
-        payload='* nat
--N ISTIO_INBOUND
--N ISTIO_REDIRECT
--N ISTIO_IN_REDIRECT
--N ISTIO_OUTPUT
--A ISTIO_INBOUND -p tcp --dport 15008 -j RETURN
--A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001
--A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006
--A OUTPUT -j ISTIO_OUTPUT
--A ISTIO_OUTPUT -o lo -s 127.0.0.6/32 -j RETURN
--A ISTIO_OUTPUT -o lo ! -d 127.0.0.1/32 -p tcp ! --dport 15008 -m owner --uid-owner 1337 -j ISTIO_IN_REDIRECT
--A ISTIO_OUTPUT -o lo -m owner ! --uid-owner 1337 -j RETURN
--A ISTIO_OUTPUT -m owner --uid-owner 1337 -j RETURN
--A ISTIO_OUTPUT -o lo ! -d 127.0.0.1/32 -p tcp ! --dport 15008 -m owner --gid-owner 1337 -j ISTIO_IN_REDIRECT
--A ISTIO_OUTPUT -o lo -m owner ! --gid-owner 1337 -j RETURN
--A ISTIO_OUTPUT -m owner --gid-owner 1337 -j RETURN
--A ISTIO_OUTPUT -d 127.0.0.1/32 -j RETURN
-COMMIT'
-fi
+# The default sidecar payload (spec §4), the same fixture the legacy backend's tests use.
+payload=$(cat "$PAYLOADS/default.v4") || fail "no fixture $PAYLOADS/default.v4"
 printf '%s\n' "$payload" | "$T" restore v4 || fail "restore"
 saved=$("$T" save v4) || fail "save"
 # The kernel state equals what the iptables-nft-restore binary itself makes of the same payload in

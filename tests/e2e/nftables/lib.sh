@@ -31,8 +31,7 @@ DRV=$T/nftapply-driver
 cc -std=gnu11 -O2 -D_GNU_SOURCE -I"$SRCDIR/lib" "$HERE/nftapply-driver.c" "$SRCDIR/lib/nftapply.c" \
    -ldl -o "$DRV" || { echo "cannot build the nftapply driver"; exit 1; }
 
-# The binary renders the transaction itself once the lead wires --native-nftables (§7 dry-run
-# prints the text); until then the tests use their own literal expected text.
+# The binary renders the transaction itself (--native-nftables --dry-run prints it, spec §7).
 have_native_flag() {
   [ -n "${CNIBOX:-}" ] && [ -x "$CNIBOX" ] && "$CNIBOX" istio-iptables --help 2>&1 | grep -q -- '--native-nftables'
 }
@@ -117,27 +116,7 @@ except OSError:
 
 # istio-iptables -u 1337 -g 1337 (the default sidecar, IPv4)
 text_default() {
-  cat <<'NFT'
-add table inet istio-proxy-nat
-flush table inet istio-proxy-nat
-add chain inet istio-proxy-nat output { type nat hook output priority -100 ; }
-add chain inet istio-proxy-nat istio-inbound
-add chain inet istio-proxy-nat istio-redirect
-add chain inet istio-proxy-nat istio-in-redirect
-add chain inet istio-proxy-nat istio-output
-add rule inet istio-proxy-nat istio-inbound meta l4proto tcp tcp dport 15008 counter return
-add rule inet istio-proxy-nat istio-redirect meta l4proto tcp counter redirect to :15001
-add rule inet istio-proxy-nat istio-in-redirect meta l4proto tcp counter redirect to :15006
-add rule inet istio-proxy-nat output counter jump istio-output
-add rule inet istio-proxy-nat istio-output oifname lo ip saddr 127.0.0.6/32 counter return
-add rule inet istio-proxy-nat istio-output oifname lo meta l4proto tcp ip daddr != 127.0.0.1/32 tcp dport != 15008 skuid 1337 counter jump istio-in-redirect
-add rule inet istio-proxy-nat istio-output oifname lo skuid != 1337 counter return
-add rule inet istio-proxy-nat istio-output skuid 1337 counter return
-add rule inet istio-proxy-nat istio-output oifname lo meta l4proto tcp ip daddr != 127.0.0.1/32 tcp dport != 15008 skgid 1337 counter jump istio-in-redirect
-add rule inet istio-proxy-nat istio-output oifname lo skgid != 1337 counter return
-add rule inet istio-proxy-nat istio-output skgid 1337 counter return
-add rule inet istio-proxy-nat istio-output ip daddr 127.0.0.1/32 counter return
-NFT
+  cat "$SRCDIR/tests/golden/expected/default.nft"
 }
 
 # istio-iptables -u 1337 -g 1337 -b '*' -d 8086 -o 8081 -i '*' -x 192.0.2.0/24,2001:db8:9::/48

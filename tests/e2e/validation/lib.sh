@@ -30,69 +30,13 @@ need_root() {
                 { echo "SKIP: uid $PROXY_UID cannot execute $bin"; exit 77; }
 }
 
-# payload_v4 [tproxy]: the default sidecar payload (-u 1337 -g 1337), spec §4 / §3.3. Taken from
-# `$CNIBOX istio-iptables --dry-run` when that works, else the literal text of the spec.
+# payload_v4 [tproxy]: the default sidecar payload (-u 1337 -g 1337, spec §4 / §3.3), from the
+# fixtures the legacy backend's tests use. These tests check the probe, not the renderer (the
+# goldens in tests/golden/ do that).
 payload_v4() {
-        local mode=${1:-redirect} f out
-        if [ "$mode" = redirect ] && [ -n "$CNIBOX" ] && [ -x "$CNIBOX" ] &&
-           "$CNIBOX" --list 2>/dev/null | grep -qw istio-iptables; then
-                f=$(mktemp)
-                if DRY_RUN_FILE_PATH=$f timeout 10 "$CNIBOX" istio-iptables --dry-run -u 1337 -g 1337 >/dev/null 2>&1; then
-                        # Only the first (v4) payload: stop after its last COMMIT before a v6 "* nat".
-                        out=$(grep -v -E '^ip6?tables-save' "$f" | awk '
-                                /^\* nat/ { if (++nat == 2) exit } { print }')
-                fi
-                rm -f "$f"
-                if printf '%s\n' "$out" | grep -q 'ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006'; then
-                        echo "payload: from cnibox istio-iptables --dry-run" >&2
-                        printf '%s\n' "$out"
-                        return
-                fi
-        fi
-        echo "payload: literal (spec §4, §3.3)" >&2
-        if [ "$mode" = tproxy ]; then
-                cat <<'EOF'
-* mangle
--N ISTIO_DIVERT
--N ISTIO_TPROXY
--N ISTIO_INBOUND
--A ISTIO_DIVERT -j MARK --set-mark 1337
--A ISTIO_DIVERT -j ACCEPT
--A ISTIO_TPROXY ! -d 127.0.0.1/32 -p tcp -j TPROXY --tproxy-mark 1337/0xffffffff --on-port 15006
--A PREROUTING -p tcp -j ISTIO_INBOUND
--A ISTIO_INBOUND -p tcp -m conntrack --ctstate RELATED,ESTABLISHED -j ISTIO_DIVERT
--A ISTIO_INBOUND -p tcp -j ISTIO_TPROXY
--A PREROUTING -p tcp -m mark --mark 1337 -j CONNMARK --save-mark
--A OUTPUT -p tcp -o lo -m mark --mark 1337 -j RETURN
--A OUTPUT ! -d 127.0.0.1/32 -p tcp -o lo -m owner --uid-owner 1337 -j MARK --set-mark 1338
--A OUTPUT ! -d 127.0.0.1/32 -p tcp -o lo -m owner --gid-owner 1337 -j MARK --set-mark 1338
--A OUTPUT -p tcp -m connmark --mark 1337 -j CONNMARK --restore-mark
--I ISTIO_INBOUND 1 -p tcp -m mark --mark 1337 -j RETURN
--I ISTIO_INBOUND 2 -p tcp -s 127.0.0.6/32 -i lo -j RETURN
--I ISTIO_INBOUND 3 -p tcp -i lo -m mark ! --mark 1338 -j RETURN
-COMMIT
-EOF
-        fi
-        cat <<'EOF'
-* nat
--N ISTIO_INBOUND
--N ISTIO_REDIRECT
--N ISTIO_IN_REDIRECT
--N ISTIO_OUTPUT
--A ISTIO_INBOUND -p tcp --dport 15008 -j RETURN
--A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001
--A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006
--A OUTPUT -j ISTIO_OUTPUT
--A ISTIO_OUTPUT -o lo -s 127.0.0.6/32 -j RETURN
--A ISTIO_OUTPUT -o lo ! -d 127.0.0.1/32 -p tcp ! --dport 15008 -m owner --uid-owner 1337 -j ISTIO_IN_REDIRECT
--A ISTIO_OUTPUT -o lo -m owner ! --uid-owner 1337 -j RETURN
--A ISTIO_OUTPUT -m owner --uid-owner 1337 -j RETURN
--A ISTIO_OUTPUT -o lo ! -d 127.0.0.1/32 -p tcp ! --dport 15008 -m owner --gid-owner 1337 -j ISTIO_IN_REDIRECT
--A ISTIO_OUTPUT -o lo -m owner ! --gid-owner 1337 -j RETURN
--A ISTIO_OUTPUT -m owner --gid-owner 1337 -j RETURN
--A ISTIO_OUTPUT -d 127.0.0.1/32 -j RETURN
-COMMIT
-EOF
+        local dir
+        dir=$(cd "$(dirname "$VLIB")/../iptables/legacy-payloads" && pwd) || return 1
+        if [ "${1:-redirect}" = tproxy ]; then cat "$dir/tproxy.v4"; else cat "$dir/default.v4"; fi
 }
 
 # The v6 twin (spec §3.1: SRC6 ::6/128, LB6 ::1/128).
