@@ -6,3 +6,4 @@ int istio_iptables_main(int argc, char **argv);
 int istio_clean_iptables_main(int argc, char **argv);
 int istio_validation_main(int argc, char **argv);
 int istio_cni_main(int argc, char **argv);
+int cni_podcache_main(int argc, char **argv);

@@ -3,6 +3,7 @@
  * netns, CHECK verifies them, DEL/GC succeed, STATUS probes the API server, VERSION.
  * Spec: istio-cni.md §2.1–§2.14, §7, §8. stdout carries protocol output only; logs go to stderr. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +22,19 @@
 #include "log.h"
 #include "macro.h"
 #include "netns.h"
+#include "podcache.h"
 
 #define STDIN_MAX (4u << 20)
 
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 struct plugin {
         struct cni_env env;
+        uint64_t t_start; /* CLOCK_MONOTONIC µs at main(); stage times are logged with the result */
         struct cni_conf conf;
         struct cni_args args;
         bool have_conf;
@@ -102,10 +111,21 @@ static const char *kubeconfig_path(const struct cni_conf *c, char *buf, size_t s
         return "istio-cni-kubeconfig"; /* relative, like Istio with an empty run dir */
 }
 
-static int k8s_connect(struct plugin *p, unsigned attempts, struct k8s_client **ret) {
-        struct kubeconfig kc = { 0 };
+/* Step 4 (§2.4): the kubeconfig must be usable, for every pod, even when the node agent answers,
+ * so that a broken install fails the same way with or without the agent. */
+static int load_kubeconfig(struct plugin *p, struct kubeconfig *kc) {
         char path[4096], e[512] = "";
         const char *kp = kubeconfig_path(&p->conf, path, sizeof path);
+        int r = kubeconfig_load(kp, kc, e, sizeof e);
+        if (r < 0)
+                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "failed to createNewK8sClient: kubeconfig %s: %s", kp,
+                              e[0] ? e : strerror(-r));
+        return r;
+}
+
+/* The API client (loads libssl and builds the TLS context: ≈4 ms, so only when needed). */
+static int k8s_connect(struct plugin *p, const struct kubeconfig *kc, unsigned attempts, struct k8s_client **ret) {
+        char e[512] = "";
         struct k8s_options o = {
                 .timeout_usec = (p->conf.k8s_timeout_ms ? p->conf.k8s_timeout_ms : 5000) * 1000ULL,
                 .max_attempts = p->conf.k8s_max_attempts ? p->conf.k8s_max_attempts : attempts,
@@ -115,17 +135,36 @@ static int k8s_connect(struct plugin *p, unsigned attempts, struct k8s_client **
                 .retry = K8S_RETRY_ALL,
                 .user_agent = "istio-cni/" CNIBOX_VERSION,
         };
-        int r = kubeconfig_load(kp, &kc, e, sizeof e);
-        if (r < 0) {
-                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "failed to createNewK8sClient: kubeconfig %s: %s", kp,
-                              e[0] ? e : strerror(-r));
-                return r;
-        }
-        r = k8s_client_new(&kc, &o, ret, e, sizeof e);
-        kubeconfig_done(&kc);
+        int r = k8s_client_new(kc, &o, ret, e, sizeof e);
         if (r < 0)
                 cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "failed to createNewK8sClient: %s", e[0] ? e : strerror(-r));
         return r;
+}
+
+/* The node agent's pod cache (cni-podcache, lib/podcache.h): the pod without a TLS session of our
+ * own. Returns 0 with *ret_pod, or < 0 after logging why the direct GET has to be used. */
+#define AGENT_SOCKET "cnibox-pods.sock"
+static int pod_from_agent(struct plugin *p, const char *podref, cJSON **ret_pod, const char **ret_source) {
+        char path[4096], e[512] = "";
+        bool cached = false;
+        struct stat st;
+        int r;
+
+        if (!p->conf.cni_agent_run_dir || !*p->conf.cni_agent_run_dir ||
+            snprintf(path, sizeof path, "%s/" AGENT_SOCKET, p->conf.cni_agent_run_dir) >= (int)sizeof path)
+                return -ENOENT;
+        if (lstat(path, &st) < 0)
+                return -ENOENT; /* no agent on this node: the direct GET is the normal path */
+        r = podcache_client_get(path, p->args.pod_namespace, p->args.pod_name, p->args.pod_uid, PODCACHE_CLIENT_TIMEOUT_USEC,
+                                ret_pod, &cached, e, sizeof e);
+        if (r < 0) {
+                /* Degraded, never fail-open: the direct GET with Istio's retries decides. */
+                log_warn("pod %s: node agent pod cache %s could not be used (%s); using a direct API GET", podref, path,
+                         e[0] ? e : strerror(-r));
+                return r;
+        }
+        *ret_source = cached ? "node agent cache" : "node agent (live GET)";
+        return 0;
 }
 
 struct apply_ctx {
@@ -166,6 +205,8 @@ static int capture_apply_in_netns(void *userdata) {
 /* ADD and CHECK share everything up to the rules (§2.4); check=true compares instead. */
 static int add_or_check(struct plugin *p, bool check) {
         struct k8s_client *kc = NULL;
+        struct kubeconfig kconf = { 0 };
+        const char *source = "API server";
         cJSON *pod = NULL;
         struct annotations_pod info;
         struct capture_config cfg;
@@ -174,6 +215,7 @@ static int add_or_check(struct plugin *p, bool check) {
         const char *reason;
         const char *ns, *name, *own_ns;
         char e[512] = "", podref[300];
+        uint64_t t_client, t_pod, t_rules;
         int r, ret = 1;
 
         config_init(&cfg);
@@ -190,8 +232,9 @@ static int add_or_check(struct plugin *p, bool check) {
                 return check ? 0 : pass(p);
         }
         /* Step 4: fail closed when the kubeconfig is unusable, for every pod (deliberate). */
-        if (k8s_connect(p, 30, &kc) < 0)
+        if (load_kubeconfig(p, &kconf) < 0)
                 return fail(p);
+        t_client = now_usec();
         if (!*ns || !*name) {
                 log_info("pod %s: skipped: not a kubernetes pod (no K8S_POD_NAMESPACE/K8S_POD_NAME)", podref);
                 ret = check ? 0 : pass(p);
@@ -211,7 +254,14 @@ static int add_or_check(struct plugin *p, bool check) {
                 ret = fail(p);
                 goto out;
         }
-        r = k8s_get_pod(kc, ns, name, &pod, e, sizeof e);
+        if (pod_from_agent(p, podref, &pod, &source) < 0) {
+                if (k8s_connect(p, &kconf, 30, &kc) < 0) {
+                        ret = fail(p);
+                        goto out;
+                }
+                r = k8s_get_pod(kc, ns, name, &pod, e, sizeof e);
+        } else
+                r = 0;
         if (r < 0) {
                 /* Never fail open: the pod may need capture; the runtime retries the sandbox. */
                 log_error("pod %s: cannot get the pod from the API server, failing ADD: %s", podref, e);
@@ -219,6 +269,7 @@ static int add_or_check(struct plugin *p, bool check) {
                 ret = fail(p);
                 goto out;
         }
+        t_pod = now_usec();
         if (annotations_pod_info(pod, &info) < 0) {
                 cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "pod %s: unexpected Pod object from the API server", podref);
                 ret = fail(p);
@@ -270,12 +321,18 @@ static int add_or_check(struct plugin *p, bool check) {
                         goto out;
                 }
         }
-        log_info("pod %s: %s", podref, check ? "redirect rules verified" : "redirect rules programmed");
+        t_rules = now_usec();
+        /* Per-stage times (idea: latency accounting) let an operator see whether the API server,
+         * the TLS set-up or the rules dominate a slow ADD. */
+        log_info("pod %s: %s in %.2f ms (set-up %.2f, pod from %s %.2f, rules %.2f)", podref,
+                 check ? "redirect rules verified" : "redirect rules programmed", (t_rules - p->t_start) / 1000.0,
+                 (t_client - p->t_start) / 1000.0, source, (t_pod - t_client) / 1000.0, (t_rules - t_pod) / 1000.0);
         ret = check ? 0 : pass(p);
 out:
         config_done(&cfg);
         cJSON_Delete(pod);
         k8s_client_free(kc);
+        kubeconfig_done(&kconf);
         return ret;
 }
 
@@ -289,7 +346,12 @@ static int status(struct plugin *p) {
         p->conf.k8s_max_attempts = 1;
         if (!p->conf.k8s_timeout_ms)
                 p->conf.k8s_timeout_ms = 3000;
-        if (k8s_connect(p, 1, &kc) < 0) {
+        struct kubeconfig kconf = { 0 };
+        r = load_kubeconfig(p, &kconf);
+        if (r >= 0)
+                r = k8s_connect(p, &kconf, 1, &kc);
+        kubeconfig_done(&kconf);
+        if (r < 0) {
                 p->err.code = CNI_ERR_NOT_AVAILABLE;
                 return fail(p);
         }
@@ -334,6 +396,7 @@ int istio_cni_main(int argc, char **argv) {
 
         (void)argc;
         (void)argv;
+        p.t_start = now_usec();
         log_setup("istio-cni", STDERR_FILENO, LOG_LEVEL_INFO, true);
         if (cni_env_load(NULL, &p.env, &p.err) < 0)
                 return fail(&p);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -391,6 +392,7 @@ struct httpc {
         char *authority;        /* Host header: host[:port] as in the URL (tls-server-name not used) */
         char *verify_name;      /* tls-server-name or host */
         char *proxy_host, *proxy_port;
+        char *unix_socket;      /* connect here instead of host:port (http:// only) */
         SSL_CTX *ctx;
         bool insecure;
         /* the kept-alive connection */
@@ -583,6 +585,7 @@ struct httpc *httpc_free(struct httpc *h) {
         free(h->verify_name);
         free(h->proxy_host);
         free(h->proxy_port);
+        free(h->unix_socket);
         free(h);
         return NULL;
 }
@@ -612,6 +615,20 @@ int httpc_new(const struct httpc_config *cfg, struct httpc **ret, char *err, siz
                 if (r < 0 || phttps) {
                         seterr(err, errsz, "unsupported proxy URL '%s' (only http://host:port)", cfg->proxy);
                         r = -EINVAL;
+                        goto fail;
+                }
+        }
+        if (cfg->unix_socket) {
+                if (h->https || cfg->proxy || !*cfg->unix_socket ||
+                    strlen(cfg->unix_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+                        seterr(err, errsz, "unix socket '%s': needs an http:// URL, no proxy, a path shorter than %zu",
+                               cfg->unix_socket, sizeof(((struct sockaddr_un *)0)->sun_path));
+                        r = -EINVAL;
+                        goto fail;
+                }
+                h->unix_socket = strdup(cfg->unix_socket);
+                if (!h->unix_socket) {
+                        r = -ENOMEM;
                         goto fail;
                 }
         }
@@ -852,10 +869,50 @@ static int proxy_connect(struct httpc *h, uint64_t deadline, char *err, size_t e
         return 0;
 }
 
+/* A local server (the node agent): the peer must run as our own user, so a socket planted by
+ * someone else in a shared directory can never answer for the API server. */
+static int unix_connect(const char *path, uint64_t deadline, int *ret_fd, char *err, size_t errsz) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct ucred cred;
+        socklen_t cl = sizeof cred;
+        int soerr = 0, r;
+        socklen_t sl = sizeof soerr;
+
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+                if (errno != EINPROGRESS && errno != EAGAIN) {
+                        r = -errno;
+                        seterr(err, errsz, "cannot connect to %s: %s", path, strerror(-r));
+                        return r == -ENOMEM ? r : -ECONNREFUSED;
+                }
+                r = wait_fd(fd, POLLOUT, deadline);
+                if (r < 0) {
+                        seterr(err, errsz, "connection to %s timed out", path);
+                        return r;
+                }
+                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
+                        seterr(err, errsz, "cannot connect to %s: %s", path, strerror(soerr ? soerr : errno));
+                        return -ECONNREFUSED;
+                }
+        }
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != geteuid()) {
+                seterr(err, errsz, "%s: the server runs as uid %u, not as uid %u", path, (unsigned)cred.uid,
+                       (unsigned)geteuid());
+                return -EPERM;
+        }
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
 static int conn_open(struct httpc *h, uint64_t deadline, char *err, size_t errsz) {
         char e[256];
         int r;
 
+        if (h->unix_socket)
+                return unix_connect(h->unix_socket, deadline, &h->fd, err, errsz);
         if (h->proxy_host) {
                 r = tcp_connect(h->proxy_host, h->proxy_port, deadline, &h->fd, err, errsz);
                 if (r < 0)

@@ -15,7 +15,8 @@
  * chunked, or read-until-close bodies; bounded header size. Optional proxy: an http:// proxy
  * through which a CONNECT tunnel is opened (for https and http servers alike).
  *
- * Errors: -ETIMEDOUT (deadline), -ECONNREFUSED (cannot connect or resolve), -ECONNRESET (closed or
+ * Errors: -ETIMEDOUT (deadline), -ECONNREFUSED (cannot connect or resolve), -EPERM (unix socket
+ * served by another uid), -ECONNRESET (closed or
  * reset before a complete answer), -EKEYREJECTED (server certificate failed verification),
  * -EPROTO (other TLS failure, malformed HTTP), -EFBIG (headers too large), -EINVAL (bad URL or
  * arguments), -ELIBACC (libssl.so.3 missing), -ENOMEM, or what the body callback returned.
@@ -45,6 +46,9 @@ struct httpc_config {
         size_t key_len;
         const char *key_file;
         const char *proxy;              /* "http://host:port" or NULL (direct) */
+        /* Connect to this AF_UNIX stream socket instead of the URL's host:port (http:// only, no
+         * proxy); the peer must run as our effective uid (SO_PEERCRED), else -EPERM. */
+        const char *unix_socket;
 };
 
 /* Parses the URL, loads libssl and builds the TLS context (CA, client certificate). No network

@@ -124,6 +124,21 @@ ISTIO_OUTBOUND_OWNER_GROUPS=$(seq -s, 1 64) run_case owner-groups-64 0 "--gid-ow
         "$CNIBOX" istio-iptables --dry-run -u 1337 -g 1337
 ENVOY_PORT=1234 run_case envoy-port-env-ignored 0 "--to-ports 15001" "$CNIBOX" istio-iptables --dry-run -u 1337 -g 1337
 
+# --- cni-podcache: bad options and set-up failures name the value (2 usage, 1 runtime) ---
+run_case "podcache --help" 0 "--node-name" "$CNIBOX" cni-podcache --help
+run_case "podcache bad option" 2 "--bogus" "$CNIBOX" cni-podcache --bogus
+run_case "podcache extra arg" 2 "'extra'" "$CNIBOX" cni-podcache extra
+run_case "podcache bad log level" 2 "'loud'" "$CNIBOX" cni-podcache --log-level loud
+run_case "podcache bad node" 2 "'Node_1'" "$CNIBOX" cni-podcache --node-name Node_1 --kubeconfig /nonexistent
+run_case "podcache no kubeconfig" 1 "/nonexistent/kc" "$CNIBOX" cni-podcache --node-name n1 --kubeconfig /nonexistent/kc
+run_case "podcache not in cluster" 1 "KUBERNETES_SERVICE_HOST" env -u KUBECONFIG -u KUBERNETES_SERVICE_HOST \
+        "$CNIBOX" cni-podcache --node-name n1
+printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\nusers:\n- name: u\n  user:\n    token: t\n' >"$TMP/kc"
+: >"$TMP/notasocket"
+run_case "podcache socket path is a file" 1 "exists and is not a socket" \
+        "$CNIBOX" cni-podcache --node-name n1 --kubeconfig "$TMP/kc" --socket "$TMP/notasocket"
+[ -f "$TMP/notasocket" ] || fail "podcache replaced a regular file"
+
 # --- nothing was applied in this namespace ---
 if command -v iptables-legacy-save >/dev/null; then
         for save in iptables-legacy-save ip6tables-legacy-save; do

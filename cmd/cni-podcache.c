@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cni-podcache.c: the node agent's pod cache (lib/podcache.h) as a process of its own: a
+ * node-scoped LIST + WATCH of the pods, answered to the istio-cni plugin over
+ * <run dir>/cnibox-pods.sock so that an ADD needs no TLS session to the API server.
+ * It runs next to install-cni in the istio-cni-node pod (same /var/run/istio-cni hostPath); the
+ * plugin falls back to its direct GET whenever the socket is absent or does not answer. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "applets.h"
+#include "exitcode.h"
+#include "k8s.h"
+#include "kubeconfig.h"
+#include "log.h"
+#include "macro.h"
+#include "podcache.h"
+
+#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+
+static volatile int stop;
+
+static void on_signal(int sig) {
+        (void)sig;
+        stop = 1;
+}
+
+static void log_cb(void *userdata, int level, const char *msg) {
+        (void)userdata;
+        log_msg((enum log_level)level, "%s", msg);
+}
+
+static void usage(FILE *f) {
+        fprintf(f,
+                "Usage: cni-podcache [OPTIONS]\n"
+                "Keeps a cache of this node's pods (LIST + WATCH, fieldSelector spec.nodeName) and answers\n"
+                "the istio-cni plugin over a Unix socket, so that a CNI ADD needs no API server round trip.\n\n"
+                "  --kubeconfig PATH   API server credentials (env KUBECONFIG); default: in-cluster\n"
+                "                      service account (KUBERNETES_SERVICE_HOST/PORT, " SA_DIR ")\n"
+                "  --node-name NAME    this node (env KUBERNETES_NODE_NAME; default: the host name)\n"
+                "  --socket PATH       default: $CNI_AGENT_RUN_DIR/cnibox-pods.sock, run dir /var/run/istio-cni\n"
+                "  --log-level LEVEL   debug, info (default), warn, error\n"
+                "  --log-as-json       JSON log lines\n"
+                "  -h, --help\n");
+}
+
+/* In-cluster credentials, as client-go's rest.InClusterConfig builds them. */
+static int in_cluster(struct kubeconfig *kc, char *err, size_t errsz) {
+        const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
+        if (!host || !*host || !port || !*port) {
+                snprintf(err, errsz, "no --kubeconfig and not in a cluster (KUBERNETES_SERVICE_HOST/PORT unset)");
+                return -ENOENT;
+        }
+        *kc = (struct kubeconfig){};
+        if (asprintf(&kc->server, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port) < 0) {
+                kc->server = NULL;
+                return -ENOMEM;
+        }
+        kc->token_file = strdup(SA_DIR "/token");
+        kc->ca_file = strdup(SA_DIR "/ca.crt");
+        if (!kc->token_file || !kc->ca_file) {
+                kubeconfig_done(kc);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+struct informer_args {
+        struct podcache *pc;
+        struct k8s_client *c;
+        const char *node;
+};
+
+static void *informer_main(void *arg) {
+        struct informer_args *a = arg;
+        podcache_run_informer(a->pc, a->c, a->node, &stop, log_cb, NULL);
+        return NULL;
+}
+
+static int client(const struct kubeconfig *kc, uint64_t timeout_usec, struct k8s_client **ret, char *e, size_t esz) {
+        struct k8s_options o = {
+                .timeout_usec = timeout_usec,
+                .max_attempts = 1,
+                .user_agent = "cni-podcache/" CNIBOX_VERSION,
+        };
+        return k8s_client_new(kc, &o, ret, e, esz);
+}
+
+int cni_podcache_main(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "kubeconfig", required_argument, NULL, 'k' }, { "node-name", required_argument, NULL, 'n' },
+                { "socket", required_argument, NULL, 's' },     { "log-level", required_argument, NULL, 'l' },
+                { "log-as-json", no_argument, NULL, 'j' },      { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *kcpath = getenv("KUBECONFIG"), *node = getenv("KUBERNETES_NODE_NAME"), *sock = NULL;
+        const char *run_dir = getenv("CNI_AGENT_RUN_DIR");
+        enum log_level lvl = LOG_LEVEL_INFO;
+        bool json = false;
+        char hostname[256], sockbuf[4096], e[512] = "";
+        struct kubeconfig kc = { 0 };
+        struct k8s_client *watch_c = NULL, *live_c = NULL;
+        struct podcache *pc = NULL;
+        int c, r;
+
+        log_setup("cni-podcache", STDERR_FILENO, lvl, json);
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
+                switch (c) {
+                case 'k': kcpath = optarg; break;
+                case 'n': node = optarg; break;
+                case 's': sock = optarg; break;
+                case 'j': json = true; break;
+                case 'l':
+                        if (log_parse_level(optarg, &lvl) < 0) {
+                                fprintf(stderr, "cni-podcache: invalid --log-level '%s'\n", optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                case 'h': usage(stdout); return EXIT_OK;
+                default: usage(stderr); return EXIT_USAGE;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "cni-podcache: unexpected argument '%s'\n", argv[optind]);
+                return EXIT_USAGE;
+        }
+        log_setup("cni-podcache", STDERR_FILENO, lvl, json);
+        if (!node || !*node) {
+                if (gethostname(hostname, sizeof hostname) < 0) {
+                        log_error("no --node-name and gethostname failed: %s", strerror(errno));
+                        return EXIT_RUNTIME;
+                }
+                hostname[sizeof hostname - 1] = 0;
+                node = hostname;
+        }
+        if (!k8s_name_is_valid(node)) {
+                log_error("invalid node name '%s'", node);
+                return EXIT_USAGE;
+        }
+        if (!sock) {
+                snprintf(sockbuf, sizeof sockbuf, "%s/cnibox-pods.sock", run_dir && *run_dir ? run_dir : "/var/run/istio-cni");
+                sock = sockbuf;
+        }
+        r = kcpath && *kcpath ? kubeconfig_load(kcpath, &kc, e, sizeof e) : in_cluster(&kc, e, sizeof e);
+        if (r < 0) {
+                log_error("kubeconfig %s: %s", kcpath && *kcpath ? kcpath : "(in-cluster)", e[0] ? e : strerror(-r));
+                return EXIT_RUNTIME;
+        }
+        /* Two clients: the watch stream holds one connection, live GETs use the other. */
+        r = client(&kc, 5ULL * 1000 * 1000, &watch_c, e, sizeof e);
+        if (r >= 0) /* below the plugin's 3 s wait for us, so it gets our 502 and falls back */
+                r = client(&kc, PODCACHE_LIVE_TIMEOUT_USEC, &live_c, e, sizeof e);
+        kubeconfig_done(&kc);
+        if (r < 0) {
+                log_error("cannot build the API client: %s", e[0] ? e : strerror(-r));
+                return EXIT_RUNTIME;
+        }
+        if (podcache_new(&pc) < 0) {
+                log_error("out of memory");
+                return EXIT_RUNTIME;
+        }
+        struct sigaction sa = { .sa_handler = on_signal };
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        int lfd = podcache_listen(sock);
+        if (lfd < 0) {
+                log_error("cannot listen on %s: %s", sock, lfd == -EEXIST ? "exists and is not a socket" : strerror(-lfd));
+                return EXIT_RUNTIME;
+        }
+        struct informer_args ia = { .pc = pc, .c = watch_c, .node = node };
+        pthread_t t;
+        if (pthread_create(&t, NULL, informer_main, &ia) != 0) {
+                log_error("cannot start the informer thread");
+                unlink(sock);
+                return EXIT_RUNTIME;
+        }
+        log_info("serving node %s's pods on %s", node, sock);
+        r = podcache_serve(pc, lfd, live_c, &stop, log_cb, NULL);
+        unlink(sock);
+        if (r < 0)
+                log_error("accept on %s failed: %s", sock, strerror(-r));
+        else
+                log_info("stopped");
+        /* The informer may sit in a watch for minutes and connection threads may still run: exit
+         * without joining them (the kernel closes every socket). */
+        fflush(NULL);
+        _exit(r < 0 ? EXIT_RUNTIME : EXIT_OK);
+}
