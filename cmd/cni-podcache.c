@@ -142,7 +142,7 @@ int cni_podcache_main(int argc, char **argv) {
                 return EXIT_USAGE;
         }
         if (!sock) {
-                snprintf(sockbuf, sizeof sockbuf, "%s/cnibox-pods.sock", run_dir && *run_dir ? run_dir : "/var/run/istio-cni");
+                snprintf(sockbuf, sizeof sockbuf, "%s/" PODCACHE_SOCKET_NAME, run_dir && *run_dir ? run_dir : "/var/run/istio-cni");
                 sock = sockbuf;
         }
         r = kcpath && *kcpath ? kubeconfig_load(kcpath, &kc, e, sizeof e) : in_cluster(&kc, e, sizeof e);

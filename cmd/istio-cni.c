@@ -26,12 +26,6 @@
 
 #define STDIN_MAX (4u << 20)
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 struct plugin {
         struct cni_env env;
         uint64_t t_start; /* CLOCK_MONOTONIC µs at main(); stage times are logged with the result */
@@ -143,7 +137,6 @@ static int k8s_connect(struct plugin *p, const struct kubeconfig *kc, unsigned a
 
 /* The node agent's pod cache (cni-podcache, lib/podcache.h): the pod without a TLS session of our
  * own. Returns 0 with *ret_pod, or < 0 after logging why the direct GET has to be used. */
-#define AGENT_SOCKET "cnibox-pods.sock"
 static int pod_from_agent(struct plugin *p, const char *podref, cJSON **ret_pod, const char **ret_source) {
         char path[4096], e[512] = "";
         bool cached = false;
@@ -151,7 +144,7 @@ static int pod_from_agent(struct plugin *p, const char *podref, cJSON **ret_pod,
         int r;
 
         if (!p->conf.cni_agent_run_dir || !*p->conf.cni_agent_run_dir ||
-            snprintf(path, sizeof path, "%s/" AGENT_SOCKET, p->conf.cni_agent_run_dir) >= (int)sizeof path)
+            snprintf(path, sizeof path, "%s/" PODCACHE_SOCKET_NAME, p->conf.cni_agent_run_dir) >= (int)sizeof path)
                 return -ENOENT;
         if (lstat(path, &st) < 0)
                 return -ENOENT; /* no agent on this node: the direct GET is the normal path */

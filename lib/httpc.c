@@ -114,12 +114,6 @@ static int ssl_load_once(char *err, size_t errsz) {
         return ssl_result;
 }
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* The OpenSSL error queue's last entry as text (and the queue cleared). */
 static void ssl_errstr(char *buf, size_t sz) {
         unsigned long e, last = 0;
@@ -380,6 +374,32 @@ int httpc_parser_eof(struct httpc_parser *p) {
         if (p->state == HTTPC_PS_BODY_CLOSE)
                 p->state = HTTPC_PS_DONE;
         return p->state == HTTPC_PS_DONE ? 0 : -ECONNRESET;
+}
+
+int httpc_body_append(struct httpc_body *b, const char *p, size_t n) {
+        if (b->len + n > b->max) {
+                b->too_big = true;
+                return -EFBIG;
+        }
+        if (b->len + n + 1 > b->cap) {
+                size_t nc = b->cap ? b->cap : 4096;
+                while (nc < b->len + n + 1)
+                        nc *= 2;
+                char *nb = realloc(b->buf, nc);
+                if (!nb)
+                        return -ENOMEM;
+                b->buf = nb;
+                b->cap = nc;
+        }
+        memcpy(b->buf + b->len, p, n);
+        b->len += n;
+        b->buf[b->len] = 0;
+        return 0;
+}
+
+int httpc_body_cb(void *userdata, int status, const char *data, size_t len) {
+        (void)status;
+        return len ? httpc_body_append(userdata, data, len) : 0;
 }
 
 /* ---- client ---- */
@@ -685,27 +705,36 @@ static int wait_fd(int fd, short events, uint64_t deadline) {
         }
 }
 
+/* connect() on a non-blocking socket, finished within deadline: 0, -ETIMEDOUT or -errno. A full
+ * AF_UNIX backlog is -EAGAIN at once (nothing is in progress then, so nothing to wait for). */
+static int connect_wait(int fd, const struct sockaddr *sa, socklen_t len, uint64_t deadline) {
+        int soerr = 0, r;
+        socklen_t sl = sizeof soerr;
+
+        if (connect(fd, sa, len) == 0)
+                return 0;
+        if (errno != EINPROGRESS)
+                return -errno;
+        r = wait_fd(fd, POLLOUT, deadline);
+        if (r < 0)
+                return r;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+                return -errno;
+        return -soerr;
+}
+
 static int tcp_connect_one(const struct addrinfo *ai, uint64_t deadline, int *ret_fd) {
         _cleanup_close_ int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-        int one = 1, soerr = 0, r;
-        socklen_t sl = sizeof soerr;
+        int one = 1, r;
 
         if (fd < 0)
                 return -errno;
         /* Requests go out in one write; NODELAY keeps a small TLS record from waiting on an ACK. */
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-                if (errno != EINPROGRESS)
-                        return -errno;
-                r = wait_fd(fd, POLLOUT, deadline);
-                if (r < 0)
-                        return r;
-                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
-                        return -errno;
-                if (soerr)
-                        return -soerr;
-        }
+        r = connect_wait(fd, ai->ai_addr, ai->ai_addrlen, deadline);
+        if (r < 0)
+                return r;
         *ret_fd = TAKE_FD(fd);
         return 0;
 }
@@ -875,28 +904,20 @@ static int unix_connect(const char *path, uint64_t deadline, int *ret_fd, char *
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         struct ucred cred;
         socklen_t cl = sizeof cred;
-        int soerr = 0, r;
-        socklen_t sl = sizeof soerr;
+        int r;
 
         snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
-        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-                if (errno != EINPROGRESS && errno != EAGAIN) {
-                        r = -errno;
-                        seterr(err, errsz, "cannot connect to %s: %s", path, strerror(-r));
-                        return r == -ENOMEM ? r : -ECONNREFUSED;
-                }
-                r = wait_fd(fd, POLLOUT, deadline);
-                if (r < 0) {
-                        seterr(err, errsz, "connection to %s timed out", path);
-                        return r;
-                }
-                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
-                        seterr(err, errsz, "cannot connect to %s: %s", path, strerror(soerr ? soerr : errno));
-                        return -ECONNREFUSED;
-                }
+        r = connect_wait(fd, (struct sockaddr *)&sa, sizeof sa, deadline);
+        if (r == -ETIMEDOUT) {
+                seterr(err, errsz, "connection to %s timed out", path);
+                return r;
+        }
+        if (r < 0) {
+                seterr(err, errsz, "cannot connect to %s: %s", path, strerror(-r));
+                return r == -ENOMEM ? r : -ECONNREFUSED;
         }
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != geteuid()) {
                 seterr(err, errsz, "%s: the server runs as uid %u, not as uid %u", path, (unsigned)cred.uid,

@@ -78,6 +78,19 @@ struct httpc_request {
 int httpc_request(struct httpc *h, const struct httpc_request *rq, httpc_data_cb cb, void *userdata,
                   int *ret_status, char *err, size_t errsz);
 
+/* A growing, always NUL-terminated body buffer for httpc_data_cb implementations. Start it
+ * zeroed with max set; free buf when done. */
+struct httpc_body {
+        char *buf;
+        size_t len, cap;
+        size_t max;             /* refuse to grow beyond this many bytes */
+        bool too_big;           /* set once an append was refused for max */
+};
+/* Appends n bytes: 0, -EFBIG (past max; too_big set) or -ENOMEM. */
+int httpc_body_append(struct httpc_body *b, const char *p, size_t n);
+/* An httpc_data_cb that appends everything to the struct httpc_body in userdata. */
+int httpc_body_cb(void *userdata, int status, const char *data, size_t len);
+
 /* ---- response parser (exposed for tests/unit/test_httpc.c) ---- */
 
 #define HTTPC_MAX_LINE 8192             /* status line, one header line, one chunk-size line */

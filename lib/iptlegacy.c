@@ -749,12 +749,6 @@ struct iptlegacy_txn {
         char err[IPTLEGACY_ERR_MAX];
 };
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
-}
-
 int iptlegacy_txn_begin(const char *lock_path, uint64_t wait_usec, unsigned flags, iptlegacy_txn **ret) {
         _cleanup_free_ iptlegacy_txn *t = calloc(1, sizeof(*t));
         _cleanup_close_ int fd = -1;

@@ -43,12 +43,6 @@ const char *iptnft_program(int family) {
         return family == AF_INET ? "iptables-nft" : family == AF_INET6 ? "ip6tables-nft" : NULL;
 }
 
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void close_pair(int p[2]) {
         for (int i = 0; i < 2; i++)
                 if (p[i] >= 0) {
@@ -111,7 +105,7 @@ static int spawn_run(char *const argv[], const char *in, size_t inlen, char **re
         } else
                 fcntl(sin[0], F_SETFL, O_NONBLOCK);
 
-        int64_t deadline = now_ms() + timeout_ms;
+        uint64_t deadline = now_usec() + timeout_ms * 1000ULL;
         r = 0;
         while (sout[0] >= 0 || serr[0] >= 0) {
                 struct pollfd p[3] = {
@@ -119,13 +113,13 @@ static int spawn_run(char *const argv[], const char *in, size_t inlen, char **re
                         { .fd = serr[0], .events = POLLIN },
                         { .fd = sin[0], .events = POLLOUT },
                 };
-                int64_t left = deadline - now_ms();
-                if (left <= 0) {
+                uint64_t now = now_usec();
+                if (now >= deadline) {
                         kill(pid, SIGKILL);
                         killed = true;
                         break;
                 }
-                int n = poll(p, 3, (int)left);
+                int n = poll(p, 3, (int)((deadline - now + 999) / 1000));
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -203,7 +197,7 @@ static int spawn_run(char *const argv[], const char *in, size_t inlen, char **re
                         goto finish;
                 }
                 if (w == 0) {
-                        if (now_ms() >= deadline) {
+                        if (now_usec() >= deadline) {
                                 kill(pid, SIGKILL);
                                 killed = true;
                                 continue;

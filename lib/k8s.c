@@ -47,12 +47,6 @@ _printf_(3, 4) static void seterr(char *err, size_t errsz, const char *fmt, ...)
         }
 }
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void sleep_usec(uint64_t usec) {
         struct timespec ts = { .tv_sec = (time_t)(usec / 1000000), .tv_nsec = (long)(usec % 1000000) * 1000 };
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -363,33 +357,9 @@ struct watch_state {
 };
 
 struct xfer {
-        char *buf;
-        size_t len, cap;
-        size_t max;
-        bool too_big;
+        struct httpc_body b;
         struct watch_state *w; /* non-NULL for watch streams */
 };
-
-static int buf_append(struct xfer *x, const char *p, size_t n) {
-        if (x->len + n > x->max) {
-                x->too_big = true;
-                return -EFBIG;
-        }
-        if (x->len + n + 1 > x->cap) {
-                size_t nc = x->cap ? x->cap : 4096;
-                while (nc < x->len + n + 1)
-                        nc *= 2;
-                char *nb = realloc(x->buf, nc);
-                if (!nb)
-                        return -ENOMEM;
-                x->buf = nb;
-                x->cap = nc;
-        }
-        memcpy(x->buf + x->len, p, n);
-        x->len += n;
-        x->buf[x->len] = 0;
-        return 0;
-}
 
 static void set_rv(struct watch_state *w, const cJSON *obj) {
         const char *rv = k8s_obj_string(obj, "metadata.resourceVersion");
@@ -443,14 +413,14 @@ static int on_data(void *ud, int status, const char *ptr, size_t n) {
         if (n == 0)
                 return 0;
         if (!x->w || !x->w->started)
-                return buf_append(x, ptr, n);
+                return httpc_body_append(&x->b, ptr, n);
 
         /* Stream: split on newlines, keeping a partial last line buffered. */
         for (size_t i = 0; i < n;) {
                 const char *nl = memchr(ptr + i, '\n', n - i);
                 size_t chunk = nl ? (size_t)(nl - (ptr + i)) : n - i;
-                if (buf_append(x, ptr + i, chunk) < 0) {
-                        x->w->result = x->too_big ? -EBADMSG : -ENOMEM;
+                if (httpc_body_append(&x->b, ptr + i, chunk) < 0) {
+                        x->w->result = x->b.too_big ? -EBADMSG : -ENOMEM;
                         seterr(x->w->err, x->w->errsz, "watch event too large");
                         return x->w->result;
                 }
@@ -458,8 +428,8 @@ static int on_data(void *ud, int status, const char *ptr, size_t n) {
                 if (!nl)
                         break;
                 i++;
-                r = watch_line(x->w, x->buf, x->len);
-                x->len = 0;
+                r = watch_line(x->w, x->b.buf, x->b.len);
+                x->b.len = 0;
                 if (r < 0) {
                         x->w->result = r;
                         return r;
@@ -553,7 +523,7 @@ static int do_attempt(struct k8s_client *c, const struct attempt *at, struct k8s
                       char *err, size_t errsz) {
         _cleanup_free_ char *hdr_ua = NULL, *hdr_ct = NULL;
         _cleanup_(free_secret) char *token = NULL, *hdr_auth = NULL;
-        struct xfer x = { .max = at->w ? K8S_MAX_EVENT : K8S_MAX_BODY, .w = at->w };
+        struct xfer x = { .b.max = at->w ? K8S_MAX_EVENT : K8S_MAX_BODY, .w = at->w };
         const char *hdrs[6];
         size_t nh = 0;
         char herr[256] = "";
@@ -610,19 +580,19 @@ static int do_attempt(struct k8s_client *c, const struct attempt *at, struct k8s
         resp->http_status = status;
         if (at->w && at->w->started) {
                 /* Stream ended: by the server, our deadline, a stream error or the callback. */
-                free(x.buf);
+                free(x.b.buf);
                 if (at->w->result < 0)
                         return at->w->result;
                 return 0;
         }
-        resp->body = x.buf ? x.buf : strdup("");
-        resp->body_len = x.len;
-        x.buf = NULL;
+        resp->body = x.b.buf ? x.b.buf : strdup("");
+        resp->body_len = x.b.len;
+        x.b.buf = NULL;
         if (!resp->body)
                 return -ENOMEM;
-        if (x.too_big) {
+        if (x.b.too_big) {
                 seterr(err, errsz, "%s %s%s: response larger than %u bytes", at->method, c->kc.server, at->path,
-                       (unsigned)x.max);
+                       (unsigned)x.b.max);
                 return -EFBIG;
         }
         if (r < 0) {

@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -84,3 +86,10 @@ static inline int memstream_finish(FILE *f, char **buf, int r, char **ret_text) 
 }
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
+
+/* Monotonic clock in µs, for deadlines and stage timings (never the wall clock: it can jump). */
+static inline uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+}

@@ -314,8 +314,7 @@ int podcache_run_informer(struct podcache *pc, struct k8s_client *c, const char 
                 first = false;
                 backoff = 1000000;
                 while (!*stop) {
-                        struct timespec t0, t1;
-                        clock_gettime(CLOCK_MONOTONIC, &t0);
+                        uint64_t t0 = now_usec();
                         r = k8s_watch_pods(c, NULL, fs, NULL, rv, 0, on_event, &w, rv, sizeof rv, e, sizeof e);
                         if (r >= 0) {
                                 pthread_mutex_lock(&pc->lock);
@@ -323,8 +322,7 @@ int podcache_run_informer(struct podcache *pc, struct k8s_client *c, const char 
                                 pthread_mutex_unlock(&pc->lock);
                                 /* The server ended the stream: resume from rv, but never in a hot
                                  * loop against a server that ends every stream at once. */
-                                clock_gettime(CLOCK_MONOTONIC, &t1);
-                                if (t1.tv_sec - t0.tv_sec < 1)
+                                if (now_usec() - t0 < 1000000)
                                         sleep_usec_stop(1000000, stop);
                                 continue;
                         }
@@ -640,31 +638,11 @@ int podcache_serve(struct podcache *pc, int listen_fd, struct k8s_client *live, 
 
 /* ---- client ---- */
 
-struct body {
-        char *p;
-        size_t n;
-};
-
-static int body_cb(void *userdata, int status, const char *data, size_t len) {
-        struct body *b = userdata;
-        (void)status;
-        if (b->n + len > (16u << 20))
-                return -EFBIG;
-        char *np = realloc(b->p, b->n + len + 1);
-        if (!np)
-                return -ENOMEM;
-        memcpy(np + b->n, data, len);
-        b->p = np;
-        b->n += len;
-        b->p[b->n] = 0;
-        return 0;
-}
-
 int podcache_client_get(const char *socket_path, const char *ns, const char *name, const char *uid,
                         uint64_t timeout_usec, cJSON **ret_pod, bool *ret_from_cache, char *err, size_t errsz) {
         struct httpc_config hc = { .server = "http://localhost", .unix_socket = socket_path };
         struct httpc *h = NULL;
-        struct body b = { 0 };
+        struct httpc_body b = { .max = 16u << 20 };
         char path[700], e[256] = "";
         int status = 0, r;
         cJSON *doc = NULL;
@@ -677,14 +655,14 @@ int podcache_client_get(const char *socket_path, const char *ns, const char *nam
         r = httpc_new(&hc, &h, e, sizeof e);
         if (r >= 0) {
                 struct httpc_request rq = { .method = "GET", .path = path, .timeout_usec = timeout_usec };
-                r = httpc_request(h, &rq, body_cb, &b, &status, e, sizeof e);
+                r = httpc_request(h, &rq, httpc_body_cb, &b, &status, e, sizeof e);
         }
         httpc_free(h);
         if (r < 0) {
                 snprintf(err, errsz, "%s", e[0] ? e : strerror(-r));
                 goto out;
         }
-        doc = b.p ? cJSON_ParseWithLength(b.p, b.n) : NULL;
+        doc = b.buf ? cJSON_ParseWithLength(b.buf, b.len) : NULL;
         if (status != 200) {
                 const cJSON *m = k8s_obj_child(doc, "error");
                 snprintf(err, errsz, "agent answered HTTP %d: %s", status, cJSON_IsString(m) ? m->valuestring : "");
@@ -708,6 +686,6 @@ int podcache_client_get(const char *socket_path, const char *ns, const char *nam
         r = 0;
 out:
         cJSON_Delete(doc);
-        free(b.p);
+        free(b.buf);
         return r;
 }

@@ -38,6 +38,9 @@ struct podcache;
 
 /* Deadlines: the agent's live GET gives up before the plugin stops waiting for the agent, so a
  * slow API server yields a quick 502 (and the plugin's own fallback), not a plugin-side timeout. */
+/* The socket's name inside the plugin's cni_agent_run_dir (next to istio-cni-kubeconfig). */
+#define PODCACHE_SOCKET_NAME "cnibox-pods.sock"
+
 #define PODCACHE_LIVE_TIMEOUT_USEC (2ULL * 1000 * 1000)
 #define PODCACHE_CLIENT_TIMEOUT_USEC (3ULL * 1000 * 1000)
 

@@ -50,33 +50,10 @@ static int nl_add_u32(struct nlmsghdr *n, size_t size, int type, uint32_t v) {
         return nl_add_attr(n, size, type, &v, sizeof(v));
 }
 
-/* Sends one request and waits for its ack: 0 or the kernel's -errno. */
-static int nl_transact(int fd, struct nlmsghdr *n) {
-        struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-        if (sendto(fd, n, n->nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-                return -errno;
-        for (;;) {
-                char buf[NL_BUFSZ] __attribute__((aligned(NLMSG_ALIGNTO)));
-                ssize_t len = recv(fd, buf, sizeof(buf), 0);
-                if (len < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len);
-                     h = NLMSG_NEXT(h, len)) {
-                        if (h->nlmsg_seq != n->nlmsg_seq)
-                                continue;
-                        if (h->nlmsg_type == NLMSG_ERROR) {
-                                const struct nlmsgerr *e = NLMSG_DATA(h);
-                                return e->error;
-                        }
-                }
-        }
-}
-
-/* Runs a dump and calls cb for every message; cb returning <0 aborts (after draining). */
-static int nl_dump(int fd, struct nlmsghdr *n, int (*cb)(const struct nlmsghdr *, void *), void *userdata) {
+/* Sends a request and reads the answers with its sequence number until the ack or NLMSG_DONE:
+ * a dump calls cb for every message (cb returning <0 aborts, after draining); a plain request
+ * (cb NULL) returns the ack's 0 or the kernel's -errno. */
+static int nl_request(int fd, struct nlmsghdr *n, int (*cb)(const struct nlmsghdr *, void *), void *userdata) {
         struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
         int r = 0;
         if (sendto(fd, n, n->nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
@@ -99,7 +76,7 @@ static int nl_dump(int fd, struct nlmsghdr *n, int (*cb)(const struct nlmsghdr *
                                 const struct nlmsgerr *e = NLMSG_DATA(h);
                                 return e->error ? e->error : r;
                         }
-                        if (r >= 0) {
+                        if (r >= 0 && cb) {
                                 int k = cb(h, userdata);
                                 if (k < 0)
                                         r = k;
@@ -221,7 +198,7 @@ static int list_rules_fd(int fd, int family, struct rule_match *m, uint32_t seq)
         n->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
         n->nlmsg_seq = seq;
         ((struct fib_rule_hdr *)NLMSG_DATA(n))->family = family;
-        int r = nl_dump(fd, n, rule_dump_cb, m);
+        int r = nl_request(fd, n, rule_dump_cb, m);
         if (r < 0)
                 return r;
         return m->count;
@@ -274,7 +251,7 @@ int routes_add_lo_ipv6_source(const char **ret_step) {
                 r = nl_add_attr(n, sizeof(buf), IFA_ADDRESS, &a, sizeof(a));
         if (r < 0)
                 FAIL(step, r);
-        r = nl_transact(fd, n);
+        r = nl_request(fd, n, NULL, NULL);
         if (r < 0 && r != -EEXIST)
                 FAIL(step, r);
         return 0;
@@ -285,7 +262,7 @@ static int local_route(int fd, int type, int family, uint32_t table, int lo, uin
         int r = routes_build_local_route_msg(buf, sizeof(buf), type, family, table, lo, seq);
         if (r < 0)
                 return r;
-        return nl_transact(fd, (struct nlmsghdr *)buf);
+        return nl_request(fd, (struct nlmsghdr *)buf, NULL, NULL);
 }
 
 /* prio < 0: none given (add: the kernel picks one). */
@@ -299,7 +276,7 @@ static int rule_msg(int fd, int type, int family, uint32_t mark, uint32_t table,
                 if (r < 0)
                         return r;
         }
-        return nl_transact(fd, (struct nlmsghdr *)buf);
+        return nl_request(fd, (struct nlmsghdr *)buf, NULL, NULL);
 }
 
 int routes_setup_tproxy(uint32_t mark, uint32_t table, bool ipv6, bool *ret_added, const char **ret_step) {

@@ -110,12 +110,6 @@ struct probe {
         char seen_dst[64]; /* the mismatching original destination */
 };
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* 127.0.0.1 / ::1 (loopback=true) or 127.0.0.6 / ::6 (the probe address). */
 static socklen_t make_addr(int family, bool loopback, uint16_t port, struct sockaddr_storage *ret) {
         memset(ret, 0, sizeof *ret);

@@ -25,12 +25,6 @@ static int server_port;
 static const char *token = "tok-good-123";
 static char self_exe[4096];
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* Runs argv, stdout/stderr to /dev/null; returns the exit status (or -1). */
 static int run(char *const argv[]) {
         pid_t p = fork();

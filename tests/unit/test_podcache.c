@@ -540,12 +540,6 @@ static void path_in(char *buf, size_t sz, const char *name) {
         snprintf(buf, sz, "%s/%s", tmpdir, name);
 }
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
-}
-
 struct server {
         struct podcache *pc;
         int fd;
