@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* cni-podcache.c: the node agent's pod cache (lib/podcache.h) as a process of its own: a
+/* cni-podcache.c: the node agent's pod cache (lib/agent/podcache.h) as a process of its own: a
  * node-scoped LIST + WATCH of the pods, answered to the istio-cni plugin over
  * <run dir>/cnibox-pods.sock so that an ADD needs no TLS session to the API server.
  * It runs next to install-cni in the istio-cni-node pod (same /var/run/istio-cni hostPath); the
@@ -14,12 +14,12 @@
 #include <unistd.h>
 
 #include "applets.h"
-#include "exitcode.h"
-#include "k8s.h"
-#include "kubeconfig.h"
-#include "log.h"
-#include "macro.h"
-#include "podcache.h"
+#include "base/exitcode.h"
+#include "kube/k8s.h"
+#include "kube/kubeconfig.h"
+#include "base/log.h"
+#include "base/macro.h"
+#include "agent/podcache.h"
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 

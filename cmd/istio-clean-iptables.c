@@ -5,8 +5,8 @@
 #include <stdlib.h>
 
 #include "applets.h"
-#include "exitcode.h"
-#include "macro.h"
+#include "base/exitcode.h"
+#include "base/macro.h"
 
 /* istio-clean-iptables:Istio's old cleanup tool, now `istio-iptables --cleanup-only`. */
 int istio_clean_iptables_main(int argc, char **argv) {

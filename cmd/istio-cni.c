@@ -12,17 +12,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "annotations.h"
+#include "cni/annotations.h"
 #include "applets.h"
-#include "cni.h"
-#include "config.h"
-#include "capture.h"
-#include "k8s.h"
-#include "kubeconfig.h"
-#include "log.h"
-#include "macro.h"
-#include "netns.h"
-#include "podcache.h"
+#include "cni/cni.h"
+#include "rules/config.h"
+#include "kernel/capture.h"
+#include "kube/k8s.h"
+#include "kube/kubeconfig.h"
+#include "base/log.h"
+#include "base/macro.h"
+#include "base/netns.h"
+#include "agent/podcache.h"
 
 #define STDIN_MAX (4u << 20)
 
@@ -135,7 +135,7 @@ static int k8s_connect(struct plugin *p, const struct kubeconfig *kc, unsigned a
         return r;
 }
 
-/* The node agent's pod cache (cni-podcache, lib/podcache.h): the pod without a TLS session of our
+/* The node agent's pod cache (cni-podcache, lib/agent/podcache.h): the pod without a TLS session of our
  * own. Returns 0 with *ret_pod, or < 0 after logging why the direct GET has to be used. */
 static int pod_from_agent(struct plugin *p, const char *podref, cJSON **ret_pod, const char **ret_source) {
         char path[4096], e[512] = "";

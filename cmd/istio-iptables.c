@@ -10,15 +10,15 @@
 #include <unistd.h>
 
 #include "applets.h"
-#include "capture.h"
-#include "config.h"
-#include "exitcode.h"
-#include "log.h"
-#include "macro.h"
-#include "rules-ipt.h"
-#include "rules-nft.h"
-#include "rules.h"
-#include "validate.h"
+#include "kernel/capture.h"
+#include "rules/config.h"
+#include "base/exitcode.h"
+#include "base/log.h"
+#include "base/macro.h"
+#include "rules/rules-ipt.h"
+#include "rules/rules-nft.h"
+#include "rules/rules.h"
+#include "kernel/validate.h"
 
 extern char **environ;
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 
 #include "applets.h"
-#include "exitcode.h"
-#include "macro.h"
+#include "base/exitcode.h"
+#include "base/macro.h"
 
 /* istio-validation: the CNI init container's job, `istio-iptables --run-validation --skip-rule-apply`. */
 int istio_validation_main(int argc, char **argv) {

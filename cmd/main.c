@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "applets.h"
-#include "exitcode.h"
-#include "macro.h"
+#include "base/exitcode.h"
+#include "base/macro.h"
 
 struct applet {
         const char *name;

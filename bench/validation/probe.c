@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "validate.h"
+#include "kernel/validate.h"
 
 int main(int argc, char **argv) {
         struct validate_opts o;

@@ -16,7 +16,7 @@ if [ "${1:-}" != "--inside" ]; then
         tmp=$(mktemp -d /tmp/cnibox-bench-validation.XXXXXX)
         trap 'rm -rf "$tmp"' EXIT
         chmod 755 "$tmp"
-        ${CC:-cc} -O2 -std=gnu11 -D_GNU_SOURCE -I"$src/lib" "$here/probe.c" "$src/lib/validate.c" -o "$tmp/probe"
+        ${CC:-cc} -O2 -std=gnu11 -D_GNU_SOURCE -I"$src/lib" "$here/probe.c" "$src/lib/kernel/validate.c" -o "$tmp/probe"
         unshare -n -- bash "$0" --inside "$tmp" "$runs"
         exit
 fi

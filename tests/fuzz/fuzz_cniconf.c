@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "cni.h"
+#include "cni/cni.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static const enum cni_command cmds[] = { CNI_CMD_ADD, CNI_CMD_DEL, CNI_CMD_CHECK, CNI_CMD_STATUS, CNI_CMD_GC };

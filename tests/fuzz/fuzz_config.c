@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "rules-ipt.h"
-#include "rules-nft.h"
-#include "rules.h"
+#include "rules/config.h"
+#include "rules/rules-ipt.h"
+#include "rules/rules-nft.h"
+#include "rules/rules.h"
 
 #define MAX_ITEMS 64
 

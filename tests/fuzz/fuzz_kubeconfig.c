@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fuzz_kubeconfig.c: libFuzzer target for kubeconfig_parse (YAML subset and JSON; lib/kubeconfig.c,
+/* fuzz_kubeconfig.c: libFuzzer target for kubeconfig_parse (YAML subset and JSON; lib/kube/kubeconfig.c,
  * spec istio-cni.md §2.5, §4.4). Also checks invariants of a successful parse. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kubeconfig.h"
+#include "kube/kubeconfig.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fuzz_podcache.c: libFuzzer target for the node agent's pod cache (lib/podcache.c; spec
+/* fuzz_podcache.c: libFuzzer target for the node agent's pod cache (lib/agent/podcache.c; spec
  * istio-cni.md §2.5): raw requests to podcache_handle_request (live = NULL) on a cache prefilled
  * from a small PodList, watch events and PodLists fed to podcache_apply/podcache_replace. Every
  * answer must be one well-formed HTTP/1.1 response with an exact Content-Length and a JSON-object
@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "k8s.h"
-#include "podcache.h"
+#include "kube/k8s.h"
+#include "agent/podcache.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_podjson.c: libFuzzer target for pod JSON as the API server returns it, and for watch
- * stream lines (lib/k8s.c field readers and k8s_watch_event_parse; spec istio-cni.md §2.6, §5.2).
+ * stream lines (lib/kube/k8s.c field readers and k8s_watch_event_parse; spec istio-cni.md §2.6, §5.2).
  * Walks the fields the CNI plugin and the repair controller read. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "k8s.h"
+#include "kube/k8s.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

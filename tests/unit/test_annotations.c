@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "annotations.h"
-#include "config.h"
-#include "macro.h"
+#include "cni/annotations.h"
+#include "rules/config.h"
+#include "base/macro.h"
 
 /* A pod with containers [test, istio-proxy]; extra JSON snippets fill annotations, labels, env,
  * securityContext and args. */

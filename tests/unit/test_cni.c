@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cni.h"
-#include "macro.h"
+#include "cni/cni.h"
+#include "base/macro.h"
 
 START_TEST(test_version_reply) {
         ck_assert_str_eq(cni_version_reply(),

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "applets.h"
-#include "config.h"
-#include "macro.h"
+#include "rules/config.h"
+#include "base/macro.h"
 
 #define MAXARGS 12
 #define MAXENV 6
@@ -943,7 +943,7 @@ START_TEST(test_applet_exit) {
 }
 END_TEST
 
-/* --- Go parsing compatibility (these found two divergences, since fixed in lib/config.c) ------- */
+/* --- Go parsing compatibility (these found two divergences, since fixed in lib/rules/config.c) ------- */
 
 START_TEST(test_go_probe_port_underscore) {
         /* Go: strconv.ParseUint("1_000", 0, 16) = 1000 and ("0x_1f", 0, 16) = 31 (underscores are

@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "detect.h"
-#include "iptnft.h"
+#include "kernel/detect.h"
+#include "kernel/iptnft.h"
 
 /* ---- the pure rule ---- */
 

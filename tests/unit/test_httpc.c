@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_httpc.c: the HTTP/1.1 response parser of lib/httpc.c (RFC 9112: status line, headers,
+/* test_httpc.c: the HTTP/1.1 response parser of lib/kube/httpc.c (RFC 9112: status line, headers,
  * Content-Length, chunked coding, read-until-close) fed whole and byte by byte, bad input, and
  * plain-HTTP round trips against a tiny in-process server (keep-alive, timeouts, refused). */
 #include <check.h>
@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "httpc.h"
+#include "kube/httpc.h"
 
 struct sink {
         char buf[4096];

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_iptlegacy.c: unit tests of the legacy iptables encoder (lib/iptlegacy.c), and, when given
+/* test_iptlegacy.c: unit tests of the legacy iptables encoder (lib/kernel/iptlegacy.c), and, when given
  * arguments, a small driver the e2e tests use to apply/compare/clean a payload in a namespace.
  * Spec: istio-iptables.md §3–§5. The payload parser here is test-only: it understands the
  * iptables-restore subset of §3/§4 and turns it into the typed rule model. */
@@ -30,9 +30,9 @@
 #include <linux/netfilter/xt_owner.h>
 #include <linux/netfilter/xt_tcpudp.h>
 
-#include "iptlegacy.h"
-#include "macro.h"
-#include "netaddr.h"
+#include "kernel/iptlegacy.h"
+#include "base/macro.h"
+#include "base/netaddr.h"
 
 /* ---------------- test-only payload parser ---------------- */
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_k8s.c: HTTPS round trips of lib/k8s.c against the stand-in API server
+/* test_k8s.c: HTTPS round trips of lib/kube/k8s.c against the stand-in API server
  * (tests/apiserver/fake_apiserver.py; spec istio-cni.md §2.5, §5.2). Needs python3 + openssl
  * (exit 77 otherwise). Also measures GET-pod latency and the first call of a fresh process. */
 #include <check.h>
@@ -14,9 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "k8s.h"
-#include "kubeconfig.h"
-#include "macro.h"
+#include "kube/k8s.h"
+#include "kube/kubeconfig.h"
+#include "base/macro.h"
 
 static char tmpdir[] = "/tmp/cnibox-k8s-XXXXXX";
 static char srcdir[4096];

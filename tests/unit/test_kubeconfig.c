@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_kubeconfig.c: kubeconfig parser (lib/kubeconfig.c; spec istio-cni.md §2.5, §4.4). */
+/* test_kubeconfig.c: kubeconfig parser (lib/kube/kubeconfig.c; spec istio-cni.md §2.5, §4.4). */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,8 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kubeconfig.h"
-#include "macro.h"
+#include "kube/kubeconfig.h"
+#include "base/macro.h"
 
 /* "Y2EtcGVt" = base64("ca-pem"), "Y2VydA==" = "cert", "a2V5" = "key". */
 #define ISTIO_KC                                                       \

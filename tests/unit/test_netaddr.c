@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "macro.h"
-#include "netaddr.h"
+#include "base/macro.h"
+#include "base/netaddr.h"
 
 /* --- addresses ------------------------------------------------------------------------------- */
 

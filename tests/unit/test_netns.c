@@ -10,8 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "macro.h"
-#include "netns.h"
+#include "base/macro.h"
+#include "base/netns.h"
 
 static int child_ns = -1;
 

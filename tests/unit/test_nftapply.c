@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "macro.h"
-#include "nftapply.h"
+#include "base/macro.h"
+#include "kernel/nftapply.h"
 
 static const struct {
         const char *listing;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_podcache.c: the node agent's pod cache (lib/podcache.c; spec istio-cni.md §2.5, §2.6):
+/* test_podcache.c: the node agent's pod cache (lib/agent/podcache.c; spec istio-cni.md §2.5, §2.6):
  * replace/apply/lookup semantics and counters, the HTTP/1.1 request handler (every answer a
  * well-formed response with an exact Content-Length), and Unix-socket round trips of
  * podcache_listen/podcache_serve/podcache_client_get without an API server (live = NULL). */
@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "macro.h"
-#include "podcache.h"
+#include "base/macro.h"
+#include "agent/podcache.h"
 
 #define UID_A "aaaaaaaa-0000-4000-8000-000000000001"
 #define UID_B "bbbbbbbb-0000-4000-8000-000000000002"
@@ -892,7 +892,7 @@ int main(void) {
         tcase_add_test(tc, test_apply);
         tcase_add_test(tc, test_lookup);
         suite_add_tcase(su, tc);
-        /* bugs found while writing these tests (see the report); fail until lib/podcache.c is fixed */
+        /* bugs found while writing these tests (see the report); fail until lib/agent/podcache.c is fixed */
         tc = tcase_create("regressions");
         tcase_add_test(tc, test_replace_last_item_skipped);
         tcase_add_test(tc, test_http_status_rv_escaped);

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "routes.h"
+#include "kernel/routes.h"
 
 static uint32_t attr_u32(const struct nlmsghdr *n, size_t hdrlen, int type, int *found) {
         int len = n->nlmsg_len - NLMSG_LENGTH(hdrlen);

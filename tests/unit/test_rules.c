@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "macro.h"
-#include "rules-ipt.h"
-#include "rules-nft.h"
-#include "rules.h"
+#include "rules/config.h"
+#include "base/macro.h"
+#include "rules/rules-ipt.h"
+#include "rules/rules-nft.h"
+#include "rules/rules.h"
 
 #define MAXARGS 12
 

@@ -19,8 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "macro.h"
-#include "validate.h"
+#include "base/macro.h"
+#include "kernel/validate.h"
 
 /* ---- driver ---- */
 

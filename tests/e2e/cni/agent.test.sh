@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# agent.test.sh: the node agent's pod cache (cni-podcache, lib/podcache.h) with the istio-cni
+# agent.test.sh: the node agent's pod cache (cni-podcache, lib/agent/podcache.h) with the istio-cni
 # plugin, real rules in throwaway netns: every ADD answered by the agent programs exactly the rules
 # the direct API GET path programs; cache hits, UID checks, watch events, live GETs, 410 relists;
 # and every agent failure (stopped, stale socket, foreign uid, rogue answer, API down) degrades

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# legacy-apply.test.sh: the in-process legacy backend (lib/iptlegacy.c) against iptables-legacy-restore,
+# legacy-apply.test.sh: the in-process legacy backend (lib/kernel/iptlegacy.c) against iptables-legacy-restore,
 # each case in throw-away `unshare -n` namespaces. Spec: istio-iptables.md §4, §5.4, §5.6.
 # Driver: $BUILDDIR/test_iptlegacy {apply|cleanup|compare|probe} V4FILE|- V6FILE|-
 set -u

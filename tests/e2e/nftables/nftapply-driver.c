@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "macro.h"
-#include "nftapply.h"
+#include "base/macro.h"
+#include "kernel/nftapply.h"
 
 static char *slurp(const char *path) {
         FILE *f = streq(path, "-") ? stdin : fopen(path, "re");

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* rules-nft.c: render typed rules as an nftables transaction (spec istio-iptables.md §7). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/macro.h"
+#include "rules/rules-nft.h"
+
+/* Our tables in transaction order, with their chains in Istio's fixed declaration order. */
+static const struct {
+        enum rules_table table;
+        const char *name;
+        struct {
+                enum rules_chain chain;
+                const char *base; /* base-chain spec, NULL for regular chains */
+        } chains[8];
+} tables[] = {
+        { RULES_TABLE_NAT, RULES_NFT_TABLE_NAT,
+          { { RULES_CHAIN_PREROUTING, "{ type nat hook prerouting priority -100 ; }" },
+            { RULES_CHAIN_OUTPUT, "{ type nat hook output priority -100 ; }" },
+            { RULES_CHAIN_ISTIO_INBOUND, NULL },
+            { RULES_CHAIN_ISTIO_REDIRECT, NULL },
+            { RULES_CHAIN_ISTIO_IN_REDIRECT, NULL },
+            { RULES_CHAIN_ISTIO_OUTPUT, NULL },
+            { RULES_CHAIN_ISTIO_OUTPUT_DNS, NULL },
+            { RULES_CHAIN_MAX, NULL } } },
+        { RULES_TABLE_MANGLE, RULES_NFT_TABLE_MANGLE,
+          { { RULES_CHAIN_PREROUTING, "{ type filter hook prerouting priority -150 ; }" },
+            { RULES_CHAIN_OUTPUT, "{ type route hook output priority -150 ; }" },
+            { RULES_CHAIN_ISTIO_DIVERT, NULL },
+            { RULES_CHAIN_ISTIO_TPROXY, NULL },
+            { RULES_CHAIN_ISTIO_INBOUND, NULL },
+            { RULES_CHAIN_ISTIO_DROP, NULL },
+            { RULES_CHAIN_MAX, NULL } } },
+        { RULES_TABLE_RAW, RULES_NFT_TABLE_RAW,
+          { { RULES_CHAIN_PREROUTING, "{ type filter hook prerouting priority -300 ; }" },
+            { RULES_CHAIN_OUTPUT, "{ type filter hook output priority -300 ; }" },
+            { RULES_CHAIN_ISTIO_INBOUND, NULL },
+            { RULES_CHAIN_ISTIO_OUTPUT_DNS, NULL },
+            { RULES_CHAIN_MAX, NULL } } },
+};
+
+const char *rules_nft_table_name(enum rules_table t) {
+        for (size_t i = 0; i < ELEMENTSOF(tables); i++)
+                if (tables[i].table == t)
+                        return tables[i].name;
+        return "?";
+}
+
+static const char *proto_name(uint8_t p) { return p == IPPROTO_UDP ? "udp" : "tcp"; }
+
+/* iptables' "eth+" prefix wildcard is nft's "eth*" (which must be quoted). */
+static void fmt_ifname(FILE *f, const char *kw, const struct rules_match *m) {
+        size_t n = strlen(m->ifname);
+        if (n && m->ifname[n - 1] == '+')
+                fprintf(f, " %s %s\"%.*s*\"", kw, m->neg ? "!= " : "", (int)(n - 1), m->ifname);
+        else
+                fprintf(f, " %s %s%s", kw, m->neg ? "!= " : "", m->ifname);
+}
+
+static void fmt_match(FILE *f, const struct rules_rule *r, const struct rules_match *m) {
+        char buf[NETADDR_CIDR_STRLEN];
+        const char *neg = m->neg ? "!= " : "";
+
+        switch (m->kind) {
+        case RULES_MATCH_PROTO:
+                fprintf(f, " meta l4proto %s", proto_name(m->proto));
+                break;
+        case RULES_MATCH_IIF:
+                fmt_ifname(f, "iifname", m);
+                break;
+        case RULES_MATCH_OIF:
+                fmt_ifname(f, "oifname", m);
+                break;
+        case RULES_MATCH_SRC:
+        case RULES_MATCH_DST:
+                fprintf(f, " %s %s %s%s", m->cidr.ip.family == AF_INET ? "ip" : "ip6",
+                        m->kind == RULES_MATCH_SRC ? "saddr" : "daddr", neg,
+                        netaddr_cidr_to_string(&m->cidr, buf, sizeof buf));
+                break;
+        case RULES_MATCH_DPORT:
+                fprintf(f, " %s dport %s%u", proto_name(m->proto), neg, m->port);
+                break;
+        case RULES_MATCH_SPORT:
+                fprintf(f, " %s sport %s%u", proto_name(m->proto), neg, m->port);
+                break;
+        case RULES_MATCH_DPORTS:
+                fprintf(f, " %s dport %s{ ", proto_name(m->proto), neg);
+                for (unsigned i = 0; i < m->ports.n; i++)
+                        fprintf(f, "%s%u", i ? ", " : "", m->ports.v[i]);
+                fputs(" }", f);
+                break;
+        case RULES_MATCH_UID_OWNER:
+        case RULES_MATCH_GID_OWNER:
+                /* Istio's raw-table rules spell it "meta skuid"; both forms are the same expression. */
+                fprintf(f, " %s%s %s%s", r->table == RULES_TABLE_RAW ? "meta " : "",
+                        m->kind == RULES_MATCH_UID_OWNER ? "skuid" : "skgid", neg,
+                        config_owner_to_string(&m->owner, buf, sizeof buf));
+                break;
+        case RULES_MATCH_CTSTATE: {
+                const char *sep = "";
+                fprintf(f, " ct state %s", neg);
+                if (m->ctstate & RULES_CTSTATE_INVALID) {
+                        fprintf(f, "%sinvalid", sep);
+                        sep = ",";
+                }
+                if (m->ctstate & RULES_CTSTATE_RELATED) {
+                        fprintf(f, "%srelated", sep);
+                        sep = ",";
+                }
+                if (m->ctstate & RULES_CTSTATE_ESTABLISHED)
+                        fprintf(f, "%sestablished", sep);
+                break;
+        }
+        case RULES_MATCH_MARK:
+                fprintf(f, " mark %s%u", neg, m->mark);
+                break;
+        case RULES_MATCH_CONNMARK:
+                fprintf(f, " ct mark %s%u", neg, m->mark);
+                break;
+        }
+}
+
+static void fmt_target(FILE *f, const struct rules_rule *r) {
+        const struct rules_target *t = &r->target;
+        switch (t->kind) {
+        case RULES_TARGET_RETURN:
+                fputs(" counter return", f);
+                break;
+        case RULES_TARGET_ACCEPT:
+                fputs(" counter accept", f);
+                break;
+        case RULES_TARGET_DROP:
+                fputs(" counter drop", f);
+                break;
+        case RULES_TARGET_JUMP:
+                fprintf(f, " counter jump %s", rules_chain_nft_name(t->chain));
+                break;
+        case RULES_TARGET_REDIRECT:
+                fprintf(f, " counter redirect to :%u", t->port);
+                break;
+        case RULES_TARGET_TPROXY:
+                fprintf(f, " tproxy %s to :%u meta mark set %u counter accept", r->family == AF_INET6 ? "ip6" : "ip",
+                        t->port, t->mark);
+                break;
+        case RULES_TARGET_MARK:
+                fprintf(f, " counter meta mark set %u", t->mark);
+                break;
+        case RULES_TARGET_CONNMARK_SAVE:
+                fputs(" counter ct mark set mark", f);
+                break;
+        case RULES_TARGET_CONNMARK_RESTORE:
+                fputs(" counter meta mark set ct mark", f);
+                break;
+        case RULES_TARGET_CT_ZONE:
+                fprintf(f, " counter ct zone set %u", t->zone);
+                break;
+        }
+}
+
+static void render_table(FILE *f, const struct rules_list *l, size_t ti) {
+        unsigned count[RULES_CHAIN_MAX] = {};
+        const char *tn = tables[ti].name;
+        enum rules_table t = tables[ti].table;
+
+        for (size_t i = 0; i < l->n; i++)
+                if (l->v[i].table == t)
+                        count[l->v[i].chain]++;
+        bool any = false;
+        for (int ch = 0; ch < RULES_CHAIN_MAX; ch++)
+                any = any || count[ch];
+        if (!any)
+                return;
+
+        fprintf(f, "add table inet %s\nflush table inet %s\n", tn, tn);
+        for (size_t k = 0; tables[ti].chains[k].chain != RULES_CHAIN_MAX; k++) {
+                enum rules_chain ch = tables[ti].chains[k].chain;
+                if (!count[ch])
+                        continue;
+                fprintf(f, "add chain inet %s %s", tn, rules_chain_nft_name(ch));
+                if (tables[ti].chains[k].base)
+                        fprintf(f, " %s", tables[ti].chains[k].base);
+                fputc('\n', f);
+        }
+
+        /* Inserts use nft's 0-based index; an insert into a chain that has fewer rules so far
+         * becomes an append (nft cannot insert at an index past the end). */
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < l->n; i++) {
+                const struct rules_rule *rule = &l->v[i];
+                if (rule->table != t)
+                        continue;
+                unsigned idx = rule->position ? rule->position - 1 : 0;
+                /* Each match and the target print with a leading space. */
+                if (rule->position && count[rule->chain] > 0 && idx < count[rule->chain])
+                        fprintf(f, "insert rule inet %s %s index %u", tn, rules_chain_nft_name(rule->chain), idx);
+                else
+                        fprintf(f, "add rule inet %s %s", tn, rules_chain_nft_name(rule->chain));
+                for (unsigned k = 0; k < rule->n_matches; k++)
+                        fmt_match(f, rule, &rule->matches[k]);
+                fmt_target(f, rule);
+                fputc('\n', f);
+                count[rule->chain]++;
+        }
+}
+
+int rules_nft_render(const struct ruleset *rs, bool cleanup, char **ret_text) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        if (!f)
+                return -ENOMEM;
+        for (size_t ti = 0; ti < ELEMENTSOF(tables); ti++) {
+                if (cleanup)
+                        fprintf(f, "add table inet %s\ndelete table inet %s\n", tables[ti].name, tables[ti].name);
+                else
+                        render_table(f, &rs->fam[0], ti);
+        }
+        return memstream_finish(f, &buf, 0, ret_text);
+}

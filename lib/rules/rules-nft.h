@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* rules-nft.h: nftables transaction text for typed rules (spec istio-iptables.md §7).
+ * One operation per line, as Istio's knftables transaction; applied atomically by nftapply. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "rules/rules.h"
+
+#define RULES_NFT_TABLE_NAT "istio-proxy-nat"
+#define RULES_NFT_TABLE_MANGLE "istio-proxy-mangle"
+#define RULES_NFT_TABLE_RAW "istio-proxy-raw"
+
+/* The whole transaction for an NFT-flavor ruleset; with cleanup, "add table"+"delete table" for
+ * each of our three tables. */
+int rules_nft_render(const struct ruleset *rs, bool cleanup, char **ret_text);
+const char *rules_nft_table_name(enum rules_table t);
