@@ -715,6 +715,26 @@ fail:
         return r;
 }
 
+int kubeconfig_yaml_parse(const char *text, size_t len, cJSON **ret, char *err, size_t errsz) {
+        size_t i = 0;
+
+        if (err && errsz)
+                err[0] = 0;
+        if (memchr(text, '\0', len))
+                return seterr(err, errsz, "NUL byte in YAML");
+        while (i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t'))
+                i++;
+        /* JSON is YAML: a flow document that starts like JSON is parsed as JSON. */
+        if (i < len && (text[i] == '{' || text[i] == '[')) {
+                cJSON *j = cJSON_ParseWithLength(text, len);
+                if (!j)
+                        return seterr(err, errsz, "not valid JSON");
+                *ret = j;
+                return 0;
+        }
+        return yaml_to_json(text, len, ret, err, errsz);
+}
+
 int kubeconfig_parse(const char *text, size_t len, const char *base_dir, struct kubeconfig *ret,
                      char *err, size_t errsz) {
         _cleanup_(cJSON_Deletep) cJSON *root = NULL;

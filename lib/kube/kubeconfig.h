@@ -55,6 +55,11 @@ struct kubeconfig {
 int kubeconfig_parse(const char *text, size_t len, const char *base_dir, struct kubeconfig *ret,
                      char *err, size_t errsz);
 
+/* The same YAML subset (or JSON) as a generic value, for other settings that Istio reads as YAML
+ * (install-cni's AMBIENT_ENABLEMENT_SELECTOR). Scalars become strings; an empty text is null. */
+struct cJSON;
+int kubeconfig_yaml_parse(const char *text, size_t len, struct cJSON **ret, char *err, size_t errsz);
+
 /* Reads path (at most 4 MiB) and parses it; relative paths inside resolve against dirname(path).
  * Returns the errors of kubeconfig_parse, or -errno of open/read (-ENOENT for a missing file:
  * §2.5 says a missing kubeconfig is an error, there is no fallback). */

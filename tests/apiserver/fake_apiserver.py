@@ -344,7 +344,7 @@ class Store:
     def __init__(self, history, state_file=None):
         self.lock = threading.Condition()
         self.rv = 1
-        self.objs = {"pods": {}, "events": {}}
+        self.objs = {"pods": {}, "events": {}, "daemonsets": {}, "nodes": {}}
         self.history = deque(maxlen=history)
         self.history_max = history
         self.compacted_rv = 1  # events with rv <= this are no longer available
@@ -391,6 +391,12 @@ class Store:
         if not md.get("name"):
             raise ApiError(422, "Invalid", "%s \"\" is invalid: metadata.name: Required value: name or "
                                            "generateName is required" % ("Pod" if kind == "pods" else kind))
+        if kind == "nodes":  # cluster-scoped
+            md.pop("namespace", None)
+            md["uid"] = md.get("uid") or str(uuid.uuid4())
+            md["creationTimestamp"] = md.get("creationTimestamp") or now_rfc3339()
+            obj["kind"], obj["apiVersion"] = "Node", "v1"
+            return obj
         if ns is not None:
             if md.get("namespace") and md["namespace"] != ns:
                 raise bad_request("the namespace of the provided object does not match the namespace "
@@ -403,6 +409,10 @@ class Store:
             obj["kind"], obj["apiVersion"] = "Pod", "v1"
             obj.setdefault("spec", {})
             obj.setdefault("status", {}).setdefault("phase", "Pending")
+        elif kind == "daemonsets":
+            obj["kind"], obj["apiVersion"] = "DaemonSet", "apps/v1"
+            obj.setdefault("spec", {})
+            obj.setdefault("status", {})
         else:
             obj["kind"], obj["apiVersion"] = "Event", "v1"
         self.namespaces.add(md["namespace"])
@@ -412,7 +422,7 @@ class Store:
     def create(self, kind, obj, ns=None, replace_ok=False):
         with self.lock:
             obj = self._fill_new(kind, copy.deepcopy(obj), ns)
-            key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+            key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
             prev = self.objs[kind].get(key)
             if prev is not None and not replace_ok:
                 raise ApiError(409, "AlreadyExists", '%s "%s" already exists' % (kind, key[1]),
@@ -473,6 +483,17 @@ class Store:
                                "Precondition failed: ResourceVersion in precondition: %s, "
                                "ResourceVersion in object meta: %s"
                                % (rv, old["metadata"]["resourceVersion"]), {"name": name, "kind": kind})
+            if kind == "daemonsets" and old["metadata"].get("finalizers"):
+                # Like the real one: an object with finalizers is only marked for deletion.
+                if old["metadata"].get("deletionTimestamp"):
+                    return copy.deepcopy(old)
+                new = copy.deepcopy(old)
+                new["metadata"]["deletionTimestamp"] = now_rfc3339()
+                new["metadata"]["deletionGracePeriodSeconds"] = 0
+                new["metadata"]["resourceVersion"] = str(self._next_rv())
+                self.objs[kind][key] = new
+                self._record("MODIFIED", kind, key, new, old)
+                return copy.deepcopy(new)
             del self.objs[kind][key]
             gone = copy.deepcopy(old)
             gone["metadata"]["resourceVersion"] = str(self._next_rv())
@@ -891,7 +912,19 @@ class Handler(BaseHTTPRequestHandler):
                                          "serverAddressByClientCIDRs": [
                                              {"clientCIDR": "0.0.0.0/0", "serverAddress": host}]})
         if path == "/apis" and m == "GET":
-            return self._send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
+            gv = {"groupVersion": "apps/v1", "version": "v1"}
+            return self._send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+                {"name": "apps", "versions": [gv], "preferredVersion": gv}]})
+        if path == "/apis/apps/v1" and m == "GET":
+            return self._send_json(200, {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "apps/v1",
+                                         "resources": [{"name": "daemonsets", "singularName": "daemonset",
+                                                        "namespaced": True, "kind": "DaemonSet",
+                                                        "verbs": ["create", "delete", "deletecollection", "get",
+                                                                  "list", "patch", "update", "watch"],
+                                                        "shortNames": ["ds"], "categories": ["all"]}]})
+        mm = re.match(r"^/apis/apps/v1/namespaces/(?P<ns>[^/]+)/daemonsets(?:/(?P<name>[^/]+))?$", path)
+        if mm:
+            return self._daemonsets(mm.group("ns"), mm.group("name"), raw)
         if path == "/api/v1" and m == "GET":
             return self._send_json(200, self._resource_list())
         if path.startswith("/openapi/"):
@@ -982,12 +1015,38 @@ class Handler(BaseHTTPRequestHandler):
         return self._send_json(200, {"kind": "NamespaceList", "apiVersion": "v1",
                                      "metadata": {"resourceVersion": str(store.rv)}, "items": items})
 
+    def _daemonsets(self, ns, name, raw):
+        store, m = self.server.store, self.command
+        if name is None:
+            if m == "GET":
+                with store.lock:
+                    items = [copy.deepcopy(o) for (n, _), o in sorted(store.objs["daemonsets"].items()) if n == ns]
+                for i in items:
+                    del i["kind"], i["apiVersion"]
+                return self._send_json(200, {"kind": "DaemonSetList", "apiVersion": "apps/v1",
+                                             "metadata": {"resourceVersion": str(store.rv)}, "items": items})
+            if m == "POST":
+                obj = self._json_body(raw)
+                if not isinstance(obj, dict):
+                    raise bad_request("Object 'Kind' is missing in request body")
+                return self._send_json(201, store.create("daemonsets", obj, ns))
+        elif m == "GET":
+            return self._send_obj("daemonsets", store.get("daemonsets", ns, name))
+        elif m == "DELETE":
+            return self._send_json(200, store.delete("daemonsets", ns, name))
+        elif m == "PATCH":
+            return self._patch("daemonsets", ns, name, raw)
+        raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
     def _nodes(self, name):
         store = self.server.store
         with store.lock:
-            names = sorted({p.get("spec", {}).get("nodeName") for p in store.objs["pods"].values()} -
-                           {None, ""})
+            stored = {k[1]: copy.deepcopy(o) for k, o in store.objs["nodes"].items()}
+            names = sorted(({p.get("spec", {}).get("nodeName") for p in store.objs["pods"].values()} |
+                            set(stored)) - {None, ""})
         def obj(n):
+            if n in stored:  # created through /__admin/nodes (labels under the test's control)
+                return stored[n]
             return {"kind": "Node", "apiVersion": "v1",
                     "metadata": {"name": n, "uid": str(uuid.uuid5(uuid.NAMESPACE_DNS, "node." + n)),
                                  "resourceVersion": "1", "creationTimestamp": "2026-01-01T00:00:00Z",
@@ -1289,6 +1348,16 @@ class Handler(BaseHTTPRequestHandler):
                 (body if isinstance(body, list) else [body])
             out = [store.create("pods", o, None, replace_ok=True) for o in objs]
             return self._send_json(200, out[0] if len(out) == 1 else out)
+        if path in ("/__admin/nodes", "/__admin/daemonsets") and m == "POST":
+            kind = path.rsplit("/", 1)[1]
+            objs = body if isinstance(body, list) else [body]
+            out = [store.create(kind, o, None, replace_ok=True) for o in objs]
+            return self._send_json(200, out[0] if len(out) == 1 else out)
+        mm = re.match(r"^/__admin/daemonsets/([^/]+)/([^/]+)$", path)
+        if mm and m == "DELETE":  # removes it for good (finalizers or not)
+            with store.lock:
+                store.objs["daemonsets"].pop(mm.groups(), None)
+            return self._send_json(200, {})
         mm = re.match(r"^/__admin/pods/([^/]+)/([^/]+)$", path)
         if mm:
             ns, name = mm.groups()

@@ -135,6 +135,19 @@ out=$(k get --raw "/api/v1/pods?limit=1&continue=$cont" 2>&1); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -q "Error from server (Expired)" \
     && pass "kubectl get --raw with expired continue -> Expired (rc=$rc)" || fail "kubectl expired: $out"
 
+# apps/v1 DaemonSets (install-cni's upgrade check): discovery, get, and delete with a finalizer,
+# which only marks the object (deletionTimestamp) as the real API server does.
+apiserver_admin POST /__admin/daemonsets '{"metadata":{"name":"istio-cni-node","namespace":"istio-system","finalizers":["cnibox.test/hold"]},"spec":{}}' >/dev/null
+out=$(k get ds -n istio-system -o name 2>&1)
+[ "$out" = "daemonset.apps/istio-cni-node" ] && pass "kubectl get ds" || fail "kubectl get ds: $out"
+out=$(k delete ds istio-cni-node -n istio-system --wait=false 2>&1)
+echo "$out" | grep -q 'daemonset.apps "istio-cni-node" deleted' && pass "kubectl delete ds" || fail "kubectl delete ds: $out"
+out=$(k get ds istio-cni-node -n istio-system -o jsonpath='{.metadata.deletionTimestamp}' 2>&1)
+[ -n "$out" ] && pass "finalizer: deletionTimestamp set, object kept" || fail "deletionTimestamp: $out"
+apiserver_admin POST /__admin/nodes '{"metadata":{"name":"node-9","labels":{"pool":"a"}}}' >/dev/null
+out=$(k get node node-9 -o jsonpath='{.metadata.labels.pool}' 2>&1)
+[ "$out" = a ] && pass "stored node labels" || fail "node labels: $out"
+
 if [ $fails -ne 0 ]; then
     echo "server log:"; tail -20 "$T/server.log"
     echo "$fails check(s) failed"
