@@ -585,7 +585,11 @@ int cniconf_list_valid(const char *dir, cniconf_skip_fn skip, void *userdata, ch
                                 skip(userdata, cand[i], reason);
                         continue;
                 }
-                valid[nv++] = TAKE_PTR(cand[i]);
+                /* A copy: cand stays a NULL-terminated list its cleanup can free whole. */
+                valid[nv] = strdup(cand[i]);
+                if (!valid[nv])
+                        return -ENOMEM;
+                nv++;
         }
         *ret_names = TAKE_PTR(valid);
         if (ret_n)
