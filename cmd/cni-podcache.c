@@ -21,15 +21,6 @@
 #include "base/macro.h"
 #include "agent/podcache.h"
 
-#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
-
-static volatile int stop;
-
-static void on_signal(int sig) {
-        (void)sig;
-        stop = 1;
-}
-
 static void log_cb(void *userdata, int level, const char *msg) {
         (void)userdata;
         log_msg((enum log_level)level, "%s", msg);
@@ -39,47 +30,16 @@ static void usage(FILE *f) {
         fprintf(f,
                 "Usage: cni-podcache [OPTIONS]\n"
                 "Keeps a cache of this node's pods (LIST + WATCH, fieldSelector spec.nodeName) and answers\n"
-                "the istio-cni plugin over a Unix socket, so that a CNI ADD needs no API server round trip.\n\n"
+                "the istio-cni plugin over a Unix socket, so that a CNI ADD needs no API server round trip.\n"
+                "install-cni runs the same cache in-process; this applet runs it alone.\n\n"
                 "  --kubeconfig PATH   API server credentials (env KUBECONFIG); default: in-cluster\n"
-                "                      service account (KUBERNETES_SERVICE_HOST/PORT, " SA_DIR ")\n"
+                "                      service account (KUBERNETES_SERVICE_HOST/PORT, " KUBECONFIG_SA_DIR ")\n"
                 "  --node-name NAME    this node (env KUBERNETES_NODE_NAME; default: the host name)\n"
                 "  --socket PATH       default: $CNI_AGENT_RUN_DIR/cnibox-pods.sock, run dir /var/run/istio-cni\n"
+                "                      (refuses to start while another agent answers there)\n"
                 "  --log-level LEVEL   debug, info (default), warn, error\n"
                 "  --log-as-json       JSON log lines\n"
                 "  -h, --help\n");
-}
-
-/* In-cluster credentials, as client-go's rest.InClusterConfig builds them. */
-static int in_cluster(struct kubeconfig *kc, char *err, size_t errsz) {
-        const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
-        if (!host || !*host || !port || !*port) {
-                snprintf(err, errsz, "no --kubeconfig and not in a cluster (KUBERNETES_SERVICE_HOST/PORT unset)");
-                return -ENOENT;
-        }
-        *kc = (struct kubeconfig){};
-        if (asprintf(&kc->server, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port) < 0) {
-                kc->server = NULL;
-                return -ENOMEM;
-        }
-        kc->token_file = strdup(SA_DIR "/token");
-        kc->ca_file = strdup(SA_DIR "/ca.crt");
-        if (!kc->token_file || !kc->ca_file) {
-                kubeconfig_done(kc);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-struct informer_args {
-        struct podcache *pc;
-        struct k8s_client *c;
-        const char *node;
-};
-
-static void *informer_main(void *arg) {
-        struct informer_args *a = arg;
-        podcache_run_informer(a->pc, a->c, a->node, &stop, log_cb, NULL);
-        return NULL;
 }
 
 static int client(const struct kubeconfig *kc, uint64_t timeout_usec, struct k8s_client **ret, char *e, size_t esz) {
@@ -106,7 +66,8 @@ int cni_podcache_main(int argc, char **argv) {
         struct kubeconfig kc = { 0 };
         struct k8s_client *watch_c = NULL, *live_c = NULL;
         struct podcache *pc = NULL;
-        int c, r;
+        struct podcache_agent *agent = NULL;
+        int c, r, ret = EXIT_RUNTIME;
 
         log_setup("cni-podcache", STDERR_FILENO, lvl, json);
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
@@ -145,9 +106,12 @@ int cni_podcache_main(int argc, char **argv) {
                 snprintf(sockbuf, sizeof sockbuf, "%s/" PODCACHE_SOCKET_NAME, run_dir && *run_dir ? run_dir : "/var/run/istio-cni");
                 sock = sockbuf;
         }
-        r = kcpath && *kcpath ? kubeconfig_load(kcpath, &kc, e, sizeof e) : in_cluster(&kc, e, sizeof e);
+        r = kcpath && *kcpath ? kubeconfig_load(kcpath, &kc, e, sizeof e) : kubeconfig_in_cluster(NULL, &kc, e, sizeof e);
         if (r < 0) {
-                log_error("kubeconfig %s: %s", kcpath && *kcpath ? kcpath : "(in-cluster)", e[0] ? e : strerror(-r));
+                if (kcpath && *kcpath)
+                        log_error("kubeconfig %s: %s", kcpath, e[0] ? e : strerror(-r));
+                else
+                        log_error("no --kubeconfig and %s", e[0] ? e : strerror(-r));
                 return EXIT_RUNTIME;
         }
         /* Two clients: the watch stream holds one connection, live GETs use the other. */
@@ -157,45 +121,43 @@ int cni_podcache_main(int argc, char **argv) {
         kubeconfig_done(&kc);
         if (r < 0) {
                 log_error("cannot build the API client: %s", e[0] ? e : strerror(-r));
-                goto fail;
+                goto out;
         }
         if (podcache_new(&pc) < 0) {
                 log_error("out of memory");
-                goto fail;
+                goto out;
         }
-        struct sigaction sa = { .sa_handler = on_signal };
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
+        /* Signals are taken by sigwait() below, never by a handler in some thread. */
+        sigset_t ss;
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &ss, NULL);
         signal(SIGPIPE, SIG_IGN);
 
-        int lfd = podcache_listen(sock);
-        if (lfd < 0) {
-                log_error("cannot listen on %s: %s", sock, lfd == -EEXIST ? "exists and is not a socket" : strerror(-lfd));
-                goto fail;
+        struct podcache_agent_options o = { .node_name = node, .socket_path = sock, .watch_client = watch_c,
+                                            .live_client = live_c, .log = log_cb };
+        r = podcache_agent_start(pc, &o, &agent);
+        if (r == -EADDRINUSE) {
+                log_error("another pod cache agent is serving %s; refusing to take its socket (stop it first)", sock);
+                goto out;
         }
-        struct informer_args ia = { .pc = pc, .c = watch_c, .node = node };
-        pthread_t t;
-        if (pthread_create(&t, NULL, informer_main, &ia) != 0) {
-                log_error("cannot start the informer thread");
-                close(lfd);
-                unlink(sock);
-                goto fail;
+        if (r < 0) {
+                log_error("cannot serve on %s: %s", sock, r == -EEXIST ? "exists and is not a socket" : strerror(-r));
+                goto out;
         }
-        log_info("serving node %s's pods on %s", node, sock);
-        r = podcache_serve(pc, lfd, live_c, &stop, log_cb, NULL);
-        unlink(sock);
-        if (r < 0)
-                log_error("accept on %s failed: %s", sock, strerror(-r));
-        else
-                log_info("stopped");
-        /* The informer may sit in a watch for minutes and connection threads may still run: exit
-         * without joining them (the kernel closes every socket). */
-        fflush(NULL);
-        _exit(r < 0 ? EXIT_RUNTIME : EXIT_OK);
-fail:
-        /* Nothing runs concurrently yet: free everything (keeps leak checkers quiet). */
+        int sig = 0;
+        while (sigwait(&ss, &sig) != 0)
+                ;
+        log_info("%s: stopping", strsignal(sig));
+        ret = EXIT_OK;
+out:
+        /* Every path frees: the agent joins its threads before the clients and cache go. */
+        podcache_agent_stop(agent);
         podcache_free(pc);
         k8s_client_free(watch_c);
         k8s_client_free(live_c);
-        return EXIT_RUNTIME;
+        if (ret == EXIT_OK)
+                log_info("stopped");
+        return ret;
 }

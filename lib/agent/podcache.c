@@ -16,11 +16,11 @@
 #include "kube/httpc.h"
 #include "base/log.h"
 #include "base/macro.h"
+#include "agent/httpd.h"
 #include "agent/podcache.h"
 
-#define REQ_MAX 4096            /* a request head; ours are < 400 bytes */
 #define CONN_MAX 256            /* concurrent connections (a node runs ≤ 250 pods) */
-#define CONN_TIMEOUT_MS 2000    /* to send the request head */
+#define IO_TIMEOUT_USEC (2ULL * 1000 * 1000)   /* to send the request, and to take the answer */
 
 struct entry {
         char *ns, *name, *uid;
@@ -33,9 +33,9 @@ struct podcache {
         struct entry *e;
         size_t n, cap;
         bool synced;
+        bool streaming;                 /* a watch stream is connected right now */
         char rv[64];
-        uint64_t hits, live, relists;
-        unsigned conns;
+        uint64_t hits, live, relists, dropped;
 };
 
 static void entry_done(struct entry *e) {
@@ -206,6 +206,13 @@ int podcache_apply(struct podcache *pc, const char *type, const cJSON *pod) {
 void podcache_set_unsynced(struct podcache *pc) {
         pthread_mutex_lock(&pc->lock);
         pc->synced = false;
+        pc->streaming = false;
+        pthread_mutex_unlock(&pc->lock);
+}
+
+void podcache_set_streaming(struct podcache *pc, bool streaming) {
+        pthread_mutex_lock(&pc->lock);
+        pc->streaming = streaming;
         pthread_mutex_unlock(&pc->lock);
 }
 
@@ -213,12 +220,15 @@ int podcache_lookup(struct podcache *pc, const char *ns, const char *name, const
         int r;
 
         pthread_mutex_lock(&pc->lock);
+        bool by_uid = uid && *uid;
         ssize_t i = pc->synced ? find(pc, ns, name) : -1;
-        if (!pc->synced)
+        /* Without a UID nothing tells a re-created pod from the cached one: answer only while the
+         * stream is connected, not in a gap between streams, where a delete + create is unseen. */
+        if (!pc->synced || (!by_uid && !pc->streaming))
                 r = -EAGAIN;
         else if (i < 0)
                 r = -ENOENT;
-        else if (uid && *uid && !streq(uid, pc->e[i].uid))
+        else if (by_uid && !streq(uid, pc->e[i].uid))
                 r = -ESTALE; /* same name, another pod (e.g. a StatefulSet pod re-created) */
         else {
                 *ret_json = strdup(pc->e[i].json);
@@ -232,8 +242,9 @@ int podcache_lookup(struct podcache *pc, const char *ns, const char *name, const
 
 void podcache_get_stats(struct podcache *pc, struct podcache_stats *ret) {
         pthread_mutex_lock(&pc->lock);
-        *ret = (struct podcache_stats){ .synced = pc->synced, .pods = (unsigned)pc->n, .hits = pc->hits,
-                                        .live = pc->live, .relists = pc->relists };
+        *ret = (struct podcache_stats){ .synced = pc->synced, .streaming = pc->streaming, .pods = (unsigned)pc->n,
+                                        .hits = pc->hits, .live = pc->live, .relists = pc->relists,
+                                        .dropped = pc->dropped };
         snprintf(ret->resource_version, sizeof ret->resource_version, "%s", pc->rv);
         pthread_mutex_unlock(&pc->lock);
 }
@@ -252,21 +263,31 @@ static void logf_(podcache_log_fn fn, void *ud, int level, const char *fmt, ...)
         fn(ud, level, buf);
 }
 
-struct watch_ctx {
+struct informer {
         struct podcache *pc;
+        struct k8s_client *c;
+        const char *node;
         volatile int *stop;
         podcache_log_fn log;
         void *ud;
+        void (*on_event)(void *userdata, const char *type, const cJSON *pod);
+        void *event_ud;
 };
 
-static int on_event(const char *type, cJSON *obj, void *userdata) {
-        struct watch_ctx *w = userdata;
+static int on_watch_event(const char *type, cJSON *obj, void *userdata) {
+        struct informer *w = userdata;
         int r = podcache_apply(w->pc, type, obj);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
                 logf_(w->log, w->ud, LOG_LEVEL_WARN, "pod cache: ignored a %s event without namespace/name", type);
+        else if (w->on_event)
+                w->on_event(w->event_ud, type, obj); /* outside the cache's lock: podcache_apply released it */
         return *w->stop ? 1 : 0;
+}
+
+static void on_watch_started(void *userdata) {
+        podcache_set_streaming(userdata, true);
 }
 
 static void sleep_usec_stop(uint64_t usec, volatile int *stop) {
@@ -278,29 +299,45 @@ static void sleep_usec_stop(uint64_t usec, volatile int *stop) {
         }
 }
 
-int podcache_run_informer(struct podcache *pc, struct k8s_client *c, const char *node, volatile int *stop,
-                          podcache_log_fn log, void *userdata) {
+/* One LIST: replace the cache, then report every listed pod to the observer as ADDED (as a
+ * client-go informer does on a (re)list). */
+static int informer_list(struct informer *w, const char *fs, char *rv, size_t rvsz, char *e, size_t esz) {
+        cJSON *list = NULL;
+        e[0] = 0; /* a failing replace leaves no message of its own */
+        int r = k8s_list_pods(w->c, NULL, fs, NULL, &list, rv, rvsz, e, esz);
+        if (r >= 0)
+                r = podcache_replace(w->pc, list, rv);
+        if (r >= 0 && w->on_event) {
+                const cJSON *it;
+                cJSON_ArrayForEach(it, k8s_obj_array(list, "items"))
+                        if (cJSON_IsObject(it) && k8s_obj_string(it, "metadata.namespace") &&
+                            k8s_obj_string(it, "metadata.name"))
+                                w->on_event(w->event_ud, "ADDED", it);
+        }
+        cJSON_Delete(list);
+        return r;
+}
+
+static int run_informer(struct informer *w) {
         _cleanup_free_ char *fs = NULL;
-        struct watch_ctx w = { .pc = pc, .stop = stop, .log = log, .ud = userdata };
+        struct podcache *pc = w->pc;
         uint64_t backoff = 1000000;
         char rv[64], e[512];
         bool first = true;
 
-        if (asprintf(&fs, "spec.nodeName=%s", node) < 0) {
+        if (asprintf(&fs, "spec.nodeName=%s", w->node) < 0) {
                 fs = NULL;
                 return -ENOMEM;
         }
-        while (!*stop) {
-                cJSON *list = NULL;
-                e[0] = 0; /* a failing replace leaves no message of its own */
-                int r = k8s_list_pods(c, NULL, fs, NULL, &list, rv, sizeof rv, e, sizeof e);
-                if (r >= 0)
-                        r = podcache_replace(pc, list, rv);
-                cJSON_Delete(list);
+        k8s_client_set_watch_started(w->c, on_watch_started, pc);
+        while (!*w->stop) {
+                int r = informer_list(w, fs, rv, sizeof rv, e, sizeof e);
                 if (r < 0) {
-                        logf_(log, userdata, LOG_LEVEL_WARN, "pod cache: LIST failed (retrying in %llu s): %s",
+                        if (*w->stop)
+                                break;
+                        logf_(w->log, w->ud, LOG_LEVEL_WARN, "pod cache: LIST failed (retrying in %llu s): %s",
                               (unsigned long long)(backoff / 1000000), e[0] ? e : strerror(-r));
-                        sleep_usec_stop(backoff, stop);
+                        sleep_usec_stop(backoff, w->stop);
                         backoff = backoff * 2 > 30000000 ? 30000000 : backoff * 2;
                         continue;
                 }
@@ -309,13 +346,16 @@ int podcache_run_informer(struct podcache *pc, struct k8s_client *c, const char 
                         pc->relists++;
                 unsigned n = (unsigned)pc->n;
                 pthread_mutex_unlock(&pc->lock);
-                logf_(log, userdata, first ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG,
-                      "pod cache: synced %u pod(s) on node %s at resourceVersion %s", n, node, rv);
+                logf_(w->log, w->ud, first ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG,
+                      "pod cache: synced %u pod(s) on node %s at resourceVersion %s", n, w->node, rv);
                 first = false;
                 backoff = 1000000;
-                while (!*stop) {
+                while (!*w->stop) {
                         uint64_t t0 = now_usec();
-                        r = k8s_watch_pods(c, NULL, fs, NULL, rv, 0, on_event, &w, rv, sizeof rv, e, sizeof e);
+                        r = k8s_watch_pods(w->c, NULL, fs, NULL, rv, 0, on_watch_event, w, rv, sizeof rv, e, sizeof e);
+                        /* Between streams the cache may miss a delete + create: only UID-checked
+                         * lookups are answered until the next stream is accepted. */
+                        podcache_set_streaming(pc, false);
                         if (r >= 0) {
                                 pthread_mutex_lock(&pc->lock);
                                 snprintf(pc->rv, sizeof pc->rv, "%s", rv);
@@ -323,50 +363,52 @@ int podcache_run_informer(struct podcache *pc, struct k8s_client *c, const char 
                                 /* The server ended the stream: resume from rv, but never in a hot
                                  * loop against a server that ends every stream at once. */
                                 if (now_usec() - t0 < 1000000)
-                                        sleep_usec_stop(1000000, stop);
+                                        sleep_usec_stop(1000000, w->stop);
                                 continue;
                         }
                         /* Until the next LIST the cache may miss events: stop answering from it. */
                         podcache_set_unsynced(pc);
+                        if (*w->stop)
+                                break;
                         if (r == -ESTALE)
-                                logf_(log, userdata, LOG_LEVEL_INFO, "pod cache: resourceVersion %s expired; relisting", rv);
+                                logf_(w->log, w->ud, LOG_LEVEL_INFO, "pod cache: resourceVersion %s expired; relisting", rv);
                         else {
-                                logf_(log, userdata, LOG_LEVEL_WARN, "pod cache: watch failed (relisting in %llu s): %s",
+                                logf_(w->log, w->ud, LOG_LEVEL_WARN, "pod cache: watch failed (relisting in %llu s): %s",
                                       (unsigned long long)(backoff / 1000000), e[0] ? e : strerror(-r));
-                                sleep_usec_stop(backoff, stop);
+                                sleep_usec_stop(backoff, w->stop);
                                 backoff = backoff * 2 > 30000000 ? 30000000 : backoff * 2;
                         }
                         break;
                 }
         }
+        podcache_set_streaming(pc, false);
+        k8s_client_set_watch_started(w->c, NULL, NULL);
         return 0;
+}
+
+int podcache_run_informer(struct podcache *pc, struct k8s_client *c, const char *node, volatile int *stop,
+                          podcache_log_fn log, void *userdata) {
+        struct informer w = { .pc = pc, .c = c, .node = node, .stop = stop, .log = log, .ud = userdata };
+        return run_informer(&w);
 }
 
 /* ---- server ---- */
 
-static int response(int status, const char *json, char **ret, size_t *ret_len) {
-        const char *reason = status == 200 ? "OK" : status == 400 ? "Bad Request" : status == 403 ? "Forbidden"
-                           : status == 404 ? "Not Found" : status == 405 ? "Method Not Allowed"
-                           : status == 502 ? "Bad Gateway" : "Service Unavailable";
-        int n = asprintf(ret, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                              "Connection: close\r\n\r\n%s", status, reason, strlen(json), json);
-        if (n < 0) {
-                *ret = NULL;
-                return -ENOMEM;
-        }
-        *ret_len = (size_t)n;
-        return 0;
+/* A JSON answer; body is copied. On ENOMEM resp is a bodiless 500 (httpd sends it). */
+static int json_response(struct httpd_response *resp, int status, const char *json) {
+        return httpd_respond(resp, status, "application/json", json);
 }
 
-static int error_response(int status, const char *msg, char **ret, size_t *ret_len) {
+static int error_response(struct httpd_response *resp, int status, const char *msg) {
         cJSON *o = cJSON_CreateObject();
         _cleanup_free_ char *s = NULL;
         if (!o || !cJSON_AddStringToObject(o, "error", msg) || !(s = cJSON_PrintUnformatted(o))) {
                 cJSON_Delete(o);
+                *resp = (struct httpd_response){ .status = 500 };
                 return -ENOMEM;
         }
         cJSON_Delete(o);
-        return response(status, s, ret, ret_len);
+        return json_response(resp, status, s);
 }
 
 static bool uid_is_valid(const char *s) {
@@ -374,266 +416,274 @@ static bool uid_is_valid(const char *s) {
         return n > 0 && n <= 64 && strspn(s, "0123456789abcdefABCDEF-") == n;
 }
 
-static int pod_response(const char *source, const char *pod_json, char **ret, size_t *ret_len) {
+static int pod_response(struct httpd_response *resp, const char *source, const char *pod_json) {
         _cleanup_free_ char *body = NULL;
         if (asprintf(&body, "{\"source\":\"%s\",\"pod\":%s}", source, pod_json) < 0) {
                 body = NULL;
+                *resp = (struct httpd_response){ .status = 500 };
                 return -ENOMEM;
         }
-        return response(200, body, ret, ret_len);
+        return json_response(resp, 200, body);
 }
 
-static int live_get(struct podcache *pc, struct k8s_client *live, const char *ns, const char *name, const char *uid,
-                    char **ret, size_t *ret_len) {
+static void count_dropped(struct podcache *pc) {
+        pthread_mutex_lock(&pc->lock);
+        pc->dropped++;
+        pthread_mutex_unlock(&pc->lock);
+}
+
+/* The live GET: one at a time on the shared client. The wait for it is bounded (the plugin stops
+ * waiting for us after PODCACHE_CLIENT_TIMEOUT_USEC, and the GET itself may take
+ * PODCACHE_LIVE_TIMEOUT_USEC), and a request whose client left meanwhile is dropped unsent. */
+static int live_get(struct podcache *pc, struct k8s_client *live, const struct httpd_request *req, const char *ns,
+                    const char *name, const char *uid, struct httpd_response *resp) {
         cJSON *pod = NULL;
         struct entry e = { 0 };
         char err[512] = "";
         int r;
 
         if (!live)
-                return error_response(503, "pod not in the cache and no API client", ret, ret_len);
-        pthread_mutex_lock(&pc->live_lock);
+                return error_response(resp, 503, "pod not in the cache and no API client");
+        uint64_t deadline = (req->received_usec ? req->received_usec : now_usec()) + PODCACHE_LIVE_QUEUE_USEC;
+        struct timespec ts = { .tv_sec = (time_t)(deadline / 1000000), .tv_nsec = (long)(deadline % 1000000) * 1000 };
+        r = pthread_mutex_clocklock(&pc->live_lock, CLOCK_MONOTONIC, &ts);
+        if (r != 0) {
+                count_dropped(pc);
+                return error_response(resp, 503, "too many live API GETs waiting; try the API server directly");
+        }
+        if (httpd_request_abandoned(req)) {
+                pthread_mutex_unlock(&pc->live_lock);
+                count_dropped(pc);
+                return error_response(resp, 503, "the client left before its live GET");
+        }
         r = k8s_get_pod(live, ns, name, &pod, err, sizeof err);
         pthread_mutex_unlock(&pc->live_lock);
         if (r == -ENOENT)
-                return error_response(404, err, ret, ret_len);
+                return error_response(resp, 404, err);
         if (r < 0)
-                return error_response(502, err[0] ? err : strerror(-r), ret, ret_len);
+                return error_response(resp, 502, err[0] ? err : strerror(-r));
         r = entry_make(pod, &e);
         cJSON_Delete(pod);
         if (r < 0)
-                return r == -ENOMEM ? r : error_response(502, "API server returned a Pod without namespace/name", ret, ret_len);
+                return r == -ENOMEM ? error_response(resp, 500, "out of memory")
+                                    : error_response(resp, 502, "API server returned a Pod without namespace/name");
         if (uid && *uid && !streq(uid, e.uid)) {
                 entry_done(&e);
-                return error_response(404, "pod exists with another UID", ret, ret_len);
+                return error_response(resp, 404, "pod exists with another UID");
         }
         pthread_mutex_lock(&pc->lock);
         pc->live++;
         pthread_mutex_unlock(&pc->lock);
-        r = pod_response("api", e.json, ret, ret_len);
+        r = pod_response(resp, "api", e.json);
         entry_done(&e);
         return r;
 }
 
-int podcache_handle_request(struct podcache *pc, struct k8s_client *live, const char *req, size_t len,
-                            char **ret, size_t *ret_len) {
-        char method[8], target[512], ns[254], name[254], uid[80] = "";
-        const char *eol = memchr(req, '\n', len);
-        int n;
-
-        /* Request line: METHOD SP target SP HTTP/1.x */
-        if (!eol || (size_t)(eol - req) >= sizeof target)
-                return error_response(400, "malformed request line", ret, ret_len);
-        {
-                char line[600];
-                size_t l = (size_t)(eol - req);
-                memcpy(line, req, l);
-                line[l] = 0;
-                if (l && line[l - 1] == '\r')
-                        line[l - 1] = 0;
-                n = 0;
-                if (sscanf(line, "%7s %511s HTTP/1.%*1[01]%n", method, target, &n) != 2 || n == 0 || line[n])
-                        return error_response(400, "malformed request line", ret, ret_len);
-        }
-        if (!streq(method, "GET"))
-                return error_response(405, "only GET is served", ret, ret_len);
-        if (streq(target, "/readyz")) {
-                struct podcache_stats st;
-                podcache_get_stats(pc, &st);
-                return st.synced ? response(200, "{\"ready\":true}", ret, ret_len)
-                                 : error_response(503, "pod cache not synced", ret, ret_len);
-        }
-        if (streq(target, "/v1/status")) {
-                struct podcache_stats st;
-                _cleanup_free_ char *b = NULL;
-                cJSON *o = cJSON_CreateObject();
-                podcache_get_stats(pc, &st);
-                /* cJSON escapes the resourceVersion, an opaque string from the API server */
-                if (!o || !cJSON_AddBoolToObject(o, "synced", st.synced) ||
-                    !cJSON_AddNumberToObject(o, "pods", st.pods) ||
-                    !cJSON_AddStringToObject(o, "resourceVersion", st.resource_version) ||
-                    !cJSON_AddNumberToObject(o, "hits", (double)st.hits) ||
-                    !cJSON_AddNumberToObject(o, "live", (double)st.live) ||
-                    !cJSON_AddNumberToObject(o, "relists", (double)st.relists) || !(b = cJSON_PrintUnformatted(o))) {
-                        cJSON_Delete(o);
-                        return -ENOMEM;
-                }
+static int status_response(struct podcache *pc, struct httpd_response *resp) {
+        struct podcache_stats st;
+        _cleanup_free_ char *b = NULL;
+        cJSON *o = cJSON_CreateObject();
+        podcache_get_stats(pc, &st);
+        /* cJSON escapes the resourceVersion, an opaque string from the API server */
+        if (!o || !cJSON_AddBoolToObject(o, "synced", st.synced) || !cJSON_AddBoolToObject(o, "watching", st.streaming) ||
+            !cJSON_AddNumberToObject(o, "pods", st.pods) ||
+            !cJSON_AddStringToObject(o, "resourceVersion", st.resource_version) ||
+            !cJSON_AddNumberToObject(o, "hits", (double)st.hits) || !cJSON_AddNumberToObject(o, "live", (double)st.live) ||
+            !cJSON_AddNumberToObject(o, "relists", (double)st.relists) ||
+            !cJSON_AddNumberToObject(o, "dropped", (double)st.dropped) || !(b = cJSON_PrintUnformatted(o))) {
                 cJSON_Delete(o);
-                return response(200, b, ret, ret_len);
+                *resp = (struct httpd_response){ .status = 500 };
+                return -ENOMEM;
         }
-        /* /v1/pods/{ns}/{name}[?uid={uid}]: names are DNS-1123, so no escaping is ever needed. */
-        n = 0;
-        if (sscanf(target, "/v1/pods/%253[^/?]/%253[^/?]%n", ns, name, &n) != 2 || n == 0)
-                return error_response(404, "unknown path", ret, ret_len);
-        if (target[n] == '?') {
-                int m = 0;
-                if (sscanf(target + n, "?uid=%79[^&]%n", uid, &m) != 1 || target[n + m] || !uid_is_valid(uid))
-                        return error_response(400, "bad query (only uid=<pod uid>)", ret, ret_len);
-        } else if (target[n])
-                return error_response(404, "unknown path", ret, ret_len);
-        if (!k8s_name_is_valid(ns) || !k8s_name_is_valid(name))
-                return error_response(400, "invalid namespace or pod name", ret, ret_len);
-
-        _cleanup_free_ char *json = NULL;
-        int r = podcache_lookup(pc, ns, name, uid, &json);
-        if (r == 0)
-                return pod_response("cache", json, ret, ret_len);
-        if (r == -ENOMEM)
-                return r;
-        return live_get(pc, live, ns, name, uid, ret, ret_len);
+        cJSON_Delete(o);
+        return json_response(resp, 200, b);
 }
 
-int podcache_listen(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        struct stat st;
-
-        if (strlen(path) >= sizeof sa.sun_path)
-                return -ENAMETOOLONG;
-        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-        if (lstat(path, &st) == 0) {
-                if (!S_ISSOCK(st.st_mode))
-                        return -EEXIST;
-                (void)unlink(path); /* a stale socket of a previous run */
-        }
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        /* Created 0600 from the start (umask), not chmod'ed after: no window for other users. */
-        mode_t old = umask(0177);
-        int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
-        umask(old);
-        if (r < 0 || listen(fd, 512) < 0)
-                return -errno;
-        return TAKE_FD(fd);
-}
-
-struct conn {
+struct serve_ctx {
         struct podcache *pc;
         struct k8s_client *live;
-        podcache_log_fn log;
-        void *ud;
-        int fd;
 };
 
-static void write_all(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return;
-                p += k;
-                n -= (size_t)k;
+/* GET /v1/pods/{ns}/{name}[?uid=…], /v1/status, /readyz (see podcache.h). */
+static void serve(const struct httpd_request *req, struct httpd_response *resp, void *userdata) {
+        struct serve_ctx *x = userdata;
+        char ns[254], name[254], uid[80] = "";
+
+        if (!streq(req->method, "GET")) {
+                error_response(resp, 405, "only GET is served");
+                return;
         }
+        if (streq(req->path, "/readyz") && !req->query) {
+                struct podcache_stats st;
+                podcache_get_stats(x->pc, &st);
+                if (st.synced)
+                        json_response(resp, 200, "{\"ready\":true}");
+                else
+                        error_response(resp, 503, "pod cache not synced");
+                return;
+        }
+        if (streq(req->path, "/v1/status") && !req->query) {
+                status_response(x->pc, resp);
+                return;
+        }
+        /* /v1/pods/{ns}/{name}: names are DNS-1123, so no escaping is ever needed. */
+        const char *p = req->path, *slash;
+        if (strncmp(p, "/v1/pods/", 9) != 0 || !(slash = strchr(p + 9, '/')) || slash == p + 9 || !slash[1] ||
+            strchr(slash + 1, '/')) {
+                error_response(resp, 404, "unknown path");
+                return;
+        }
+        size_t nl = (size_t)(slash - (p + 9)), ml = strlen(slash + 1);
+        if (nl >= sizeof ns || ml >= sizeof name) {
+                error_response(resp, 400, "invalid namespace or pod name");
+                return;
+        }
+        memcpy(ns, p + 9, nl);
+        ns[nl] = 0;
+        memcpy(name, slash + 1, ml + 1);
+        if (req->query) {
+                if (strncmp(req->query, "uid=", 4) != 0 || strlen(req->query + 4) >= sizeof uid ||
+                    !uid_is_valid(req->query + 4)) {
+                        error_response(resp, 400, "bad query (only uid=<pod uid>)");
+                        return;
+                }
+                strcpy(uid, req->query + 4);
+        }
+        if (!k8s_name_is_valid(ns) || !k8s_name_is_valid(name)) {
+                error_response(resp, 400, "invalid namespace or pod name");
+                return;
+        }
+        _cleanup_free_ char *json = NULL;
+        int r = podcache_lookup(x->pc, ns, name, uid, &json);
+        if (r == 0)
+                pod_response(resp, "cache", json);
+        else if (r == -ENOMEM)
+                error_response(resp, 500, "out of memory");
+        else
+                live_get(x->pc, x->live, req, ns, name, uid, resp);
 }
 
-static void *conn_main(void *arg) {
-        struct conn *c = arg;
-        char req[REQ_MAX + 1];
-        size_t len = 0;
-        _cleanup_free_ char *resp = NULL;
-        size_t rlen = 0;
-        struct ucred cred;
-        socklen_t cl = sizeof cred;
+int podcache_handle_request(struct podcache *pc, struct k8s_client *live, const char *req, size_t len,
+                            char **ret, size_t *ret_len) {
+        struct serve_ctx x = { .pc = pc, .live = live };
+        struct httpd_response resp = {};
+        struct httpd_parsed p;
         int r;
 
-        if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != geteuid()) {
-                r = error_response(403, "only the agent's own uid may ask", &resp, &rlen);
-                goto send;
-        }
-        /* Read the head (up to the blank line) within a deadline; the body of a GET is ignored. */
-        for (;;) {
-                struct pollfd p = { .fd = c->fd, .events = POLLIN };
-                int k = poll(&p, 1, CONN_TIMEOUT_MS);
-                if (k <= 0)
-                        goto out;
-                ssize_t m = recv(c->fd, req + len, REQ_MAX - len, 0);
-                if (m < 0 && errno == EINTR)
-                        continue;
-                if (m <= 0)
-                        goto out;
-                len += (size_t)m;
-                req[len] = 0;
-                if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
-                        break;
-                if (len == REQ_MAX) {
-                        r = error_response(400, "request head too large", &resp, &rlen);
-                        goto send;
-                }
-        }
-        r = podcache_handle_request(c->pc, c->live, req, len, &resp, &rlen);
-send:
-        if (r < 0)
-                logf_(c->log, c->ud, LOG_LEVEL_ERROR, "pod cache: cannot answer a request: %s", strerror(-r));
+        r = httpd_parse_request(req, len, 0, &p);
+        if (r == -ENOMEM)
+                return r;
+        if (r == 0)
+                error_response(&resp, 400, "incomplete request");
+        else if (r < 0)
+                error_response(&resp, p.error_status, p.error);
         else
-                write_all(c->fd, resp, rlen);
-out:
-        close(c->fd);
-        pthread_mutex_lock(&c->pc->lock);
-        c->pc->conns--;
-        pthread_mutex_unlock(&c->pc->lock);
-        free(c);
+                serve(&p.req, &resp, &x);
+        httpd_parsed_done(&p);
+        if (resp.status == 500 && !resp.body)
+                return -ENOMEM;
+        r = httpd_format_response(&resp, ret, ret_len);
+        free(resp.body);
+        return r;
+}
+
+/* ---- the agent: informer thread + socket server ---- */
+
+struct podcache_agent {
+        struct podcache *pc;
+        char *node, *socket_path;
+        struct k8s_client *watch;
+        volatile int stop;
+        bool have_informer;
+        pthread_t informer;
+        struct informer w;
+        int listen_fd;
+        struct httpd *srv;
+        struct serve_ctx ctx;
+};
+
+static void *informer_main(void *arg) {
+        struct podcache_agent *a = arg;
+        run_informer(&a->w);
         return NULL;
 }
 
-int podcache_serve(struct podcache *pc, int listen_fd, struct k8s_client *live, volatile int *stop,
-                   podcache_log_fn log, void *userdata) {
-        pthread_attr_t attr;
+static struct podcache_agent *agent_free(struct podcache_agent *a) {
+        free(a->node);
+        free(a->socket_path);
+        free(a);
+        return NULL;
+}
 
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&attr, 256 * 1024);
-        while (!*stop) {
-                struct pollfd p = { .fd = listen_fd, .events = POLLIN };
-                if (poll(&p, 1, 200) <= 0)
-                        continue;
-                int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-                if (fd < 0) {
-                        if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED || errno == EMFILE ||
-                            errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-                                continue;
-                        int r = -errno;
-                        pthread_attr_destroy(&attr);
+int podcache_agent_start(struct podcache *pc, const struct podcache_agent_options *o, struct podcache_agent **ret) {
+        int r;
+
+        if (!pc || !o || !o->socket_path || !*o->socket_path || !ret)
+                return -EINVAL;
+        if (o->watch_client && (!o->node_name || !k8s_name_is_valid(o->node_name)))
+                return -EINVAL;
+        struct podcache_agent *a = calloc(1, sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        a->pc = pc;
+        a->watch = o->watch_client;
+        a->listen_fd = -1;
+        a->socket_path = strdup(o->socket_path);
+        a->node = o->node_name ? strdup(o->node_name) : NULL;
+        if (!a->socket_path || (o->node_name && !a->node)) {
+                agent_free(a);
+                return -ENOMEM;
+        }
+        a->ctx = (struct serve_ctx){ .pc = pc, .live = o->live_client };
+        a->w = (struct informer){ .pc = pc, .c = o->watch_client, .node = a->node, .stop = &a->stop, .log = o->log,
+                                  .ud = o->log_userdata, .on_event = o->on_event, .event_ud = o->event_userdata };
+
+        /* Only local work here: the install must never wait for the API server. */
+        r = httpd_listen_unix(a->socket_path, 0600, &a->listen_fd);
+        if (r < 0) {
+                agent_free(a);
+                return r;
+        }
+        struct httpd_options ho = { .max_conns = CONN_MAX, .io_timeout_usec = IO_TIMEOUT_USEC, .same_uid_only = true };
+        int lfd = a->listen_fd;
+        r = httpd_start(lfd, &ho, serve, &a->ctx, &a->srv);
+        if (r < 0) {
+                /* httpd_start closed the fd: the inode check is gone, but nobody else can have
+                 * bound this path while we held it, so unlink it */
+                (void)unlink(a->socket_path);
+                agent_free(a);
+                return r;
+        }
+        if (a->watch) {
+                r = -pthread_create(&a->informer, NULL, informer_main, a);
+                if (r < 0) {
+                        (void)httpd_unlink_unix(a->socket_path, a->listen_fd);
+                        httpd_stop(a->srv);
+                        agent_free(a);
                         return r;
                 }
-                pthread_mutex_lock(&pc->lock);
-                bool full = pc->conns >= CONN_MAX;
-                if (!full)
-                        pc->conns++;
-                pthread_mutex_unlock(&pc->lock);
-                struct conn *c = full ? NULL : malloc(sizeof *c);
-                pthread_t t;
-                if (c) {
-                        *c = (struct conn){ .pc = pc, .live = live, .log = log, .ud = userdata, .fd = fd };
-                        if (pthread_create(&t, &attr, conn_main, c) == 0)
-                                continue;
-                        free(c);
-                }
-                if (!full) {
-                        pthread_mutex_lock(&pc->lock);
-                        pc->conns--;
-                        pthread_mutex_unlock(&pc->lock);
-                }
-                /* Overloaded: say so at once; the plugin falls back to its direct GET. */
-                char *resp = NULL;
-                size_t rlen;
-                if (error_response(503, "too many connections", &resp, &rlen) == 0)
-                        write_all(fd, resp, rlen);
-                free(resp);
-                close(fd);
+                a->have_informer = true;
         }
-        pthread_attr_destroy(&attr);
-        /* Let answers in flight finish (each is bounded by its own deadlines), so that the caller
-         * may free the cache after we return. */
-        for (int i = 0; i < 500; i++) {
-                pthread_mutex_lock(&pc->lock);
-                unsigned n = pc->conns;
-                pthread_mutex_unlock(&pc->lock);
-                if (n == 0)
-                        break;
-                nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
-        }
+        logf_(o->log, o->log_userdata, LOG_LEVEL_INFO, "pod cache: serving node %s's pods on %s",
+              a->node ? a->node : "(no informer)", a->socket_path);
+        *ret = a;
         return 0;
+}
+
+struct podcache_agent *podcache_agent_stop(struct podcache_agent *a) {
+        if (!a)
+                return NULL;
+        a->stop = 1;
+        /* The watch may sit in a stream for minutes: cut it. */
+        if (a->have_informer)
+                k8s_client_interrupt(a->watch);
+        /* Unlink before closing the listener: while we still listen, nobody can have replaced
+         * the file (httpd_listen_unix refuses a live socket), so the inode check is exact. */
+        (void)httpd_unlink_unix(a->socket_path, a->listen_fd);
+        a->srv = httpd_stop(a->srv);
+        if (a->have_informer)
+                pthread_join(a->informer, NULL);
+        return agent_free(a);
 }
 
 /* ---- client ---- */

@@ -418,6 +418,11 @@ struct httpc {
         /* the kept-alive connection */
         int fd;
         SSL *ssl;
+        /* httpc_interrupt() from another thread: it may shut down only a connection published
+         * here (under ilock), never an fd being opened or already closed. */
+        pthread_mutex_t ilock;
+        int published_fd;
+        bool interrupted;
         char rbuf[16384];
 };
 
@@ -582,6 +587,9 @@ static int build_ctx(struct httpc *h, const struct httpc_config *cfg, char *err,
 }
 
 static void conn_close(struct httpc *h) {
+        pthread_mutex_lock(&h->ilock);
+        h->published_fd = -1;
+        pthread_mutex_unlock(&h->ilock);
         if (h->ssl) {
                 ssl.SSL_free(h->ssl);
                 h->ssl = NULL;
@@ -606,6 +614,7 @@ struct httpc *httpc_free(struct httpc *h) {
         free(h->proxy_host);
         free(h->proxy_port);
         free(h->unix_socket);
+        pthread_mutex_destroy(&h->ilock);
         free(h);
         return NULL;
 }
@@ -621,7 +630,8 @@ int httpc_new(const struct httpc_config *cfg, struct httpc **ret, char *err, siz
         h = calloc(1, sizeof *h);
         if (!h)
                 return -ENOMEM;
-        h->fd = -1;
+        h->fd = h->published_fd = -1;
+        pthread_mutex_init(&h->ilock, NULL);
         h->insecure = cfg->insecure_skip_verify;
         r = parse_url(cfg->server, &h->https, &h->host, &h->port, &h->prefix);
         if (r < 0) {
@@ -1076,6 +1086,31 @@ static int one_exchange(struct httpc *h, const char *req, size_t reqlen, const s
         return 0;
 }
 
+/* conn_open, then publish the connection for httpc_interrupt(); an interrupt that came while
+ * connecting wins. */
+static int conn_open_published(struct httpc *h, uint64_t deadline, char *err, size_t errsz) {
+        int r = conn_open(h, deadline, err, errsz);
+        pthread_mutex_lock(&h->ilock);
+        bool intr = h->interrupted;
+        h->published_fd = r >= 0 && !intr ? h->fd : -1;
+        pthread_mutex_unlock(&h->ilock);
+        if (intr) {
+                seterr(err, errsz, "interrupted");
+                return -ECANCELED;
+        }
+        return r;
+}
+
+void httpc_interrupt(struct httpc *h) {
+        if (!h)
+                return;
+        pthread_mutex_lock(&h->ilock);
+        h->interrupted = true;
+        if (h->published_fd >= 0)
+                shutdown(h->published_fd, SHUT_RDWR); /* wakes the poll() of a blocked read */
+        pthread_mutex_unlock(&h->ilock);
+}
+
 int httpc_request(struct httpc *h, const struct httpc_request *rq, httpc_data_cb cb, void *ud, int *ret_status,
                   char *err, size_t errsz) {
         _cleanup_free_ char *req = NULL;
@@ -1089,6 +1124,13 @@ int httpc_request(struct httpc *h, const struct httpc_request *rq, httpc_data_cb
             strpbrk(rq->method, " \r\n:/")) {
                 seterr(err, errsz, "invalid request");
                 return -EINVAL;
+        }
+        pthread_mutex_lock(&h->ilock);
+        bool intr = h->interrupted;
+        pthread_mutex_unlock(&h->ilock);
+        if (intr) {
+                seterr(err, errsz, "interrupted");
+                return -ECANCELED;
         }
         uint64_t start = now_usec(), deadline = start + rq->timeout_usec;
         uint64_t cdeadline = start + (rq->connect_timeout_usec && rq->connect_timeout_usec < rq->timeout_usec
@@ -1125,7 +1167,7 @@ int httpc_request(struct httpc *h, const struct httpc_request *rq, httpc_data_cb
                         reused = false;
                 }
                 if (!reused) {
-                        r = conn_open(h, cdeadline < deadline ? cdeadline : deadline, err, errsz);
+                        r = conn_open_published(h, cdeadline < deadline ? cdeadline : deadline, err, errsz);
                         if (r < 0) {
                                 conn_close(h);
                                 if (r == -ETIMEDOUT && now_usec() >= deadline)

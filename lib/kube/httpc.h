@@ -54,6 +54,10 @@ struct httpc_config {
 /* Parses the URL, loads libssl and builds the TLS context (CA, client certificate). No network
  * traffic. The config is copied. */
 int httpc_new(const struct httpc_config *cfg, struct httpc **ret, char *err, size_t errsz);
+/* The one call that is safe from another thread: makes the request under way (its connection is
+ * shut down; a connect or TLS handshake under way ends at its own deadline) and every later one
+ * fail with -ECANCELED. For stopping a long watch stream. Accepts NULL. */
+void httpc_interrupt(struct httpc *h);
 /* Closes the connection and frees. Accepts NULL; returns NULL. */
 struct httpc *httpc_free(struct httpc *h);
 

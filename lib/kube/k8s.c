@@ -36,6 +36,8 @@ struct k8s_client {
         struct k8s_options o;
         char *user_agent;
         char *proxy;            /* from the environment when honour_proxy_env, else NULL */
+        void (*watch_started)(void *userdata);
+        void *watch_started_userdata;
 };
 
 _printf_(3, 4) static void seterr(char *err, size_t errsz, const char *fmt, ...) {
@@ -351,6 +353,8 @@ struct watch_state {
         char *rv;
         size_t rvsz;
         bool started;           /* a 200 answer arrived: the stream is live, no more retries */
+        void (*on_started)(void *userdata);
+        void *started_userdata;
         int result;             /* first error / stop request from the stream */
         char *err;
         size_t errsz;
@@ -408,8 +412,11 @@ static int on_data(void *ud, int status, const char *ptr, size_t n) {
         struct xfer *x = ud;
         int r;
 
-        if (x->w && !x->w->started && status >= 200 && status < 300)
+        if (x->w && !x->w->started && status >= 200 && status < 300) {
                 x->w->started = true;
+                if (x->w->on_started)
+                        x->w->on_started(x->w->started_userdata);
+        }
         if (n == 0)
                 return 0;
         if (!x->w || !x->w->started)
@@ -621,7 +628,7 @@ static int do_attempt(struct k8s_client *c, const struct attempt *at, struct k8s
 
 static bool is_retriable(const struct k8s_client *c, int r) {
         switch (r) {
-        case -ENOMEM: case -ENOKEY: case -ELIBACC: case -EFBIG:
+        case -ENOMEM: case -ENOKEY: case -ELIBACC: case -EFBIG: case -ECANCELED:
                 return false;
         case -ETIMEDOUT: case -ECONNREFUSED: case -ECONNRESET: case -EPROTO: case -EAGAIN: case -EIO:
                 return true;
@@ -826,6 +833,16 @@ int k8s_list_pods(struct k8s_client *c, const char *ns_or_null, const char *fiel
         return 0;
 }
 
+void k8s_client_set_watch_started(struct k8s_client *c, void (*fn)(void *userdata), void *userdata) {
+        c->watch_started = fn;
+        c->watch_started_userdata = userdata;
+}
+
+void k8s_client_interrupt(struct k8s_client *c) {
+        if (c)
+                httpc_interrupt(c->http);
+}
+
 int k8s_watch_pods(struct k8s_client *c, const char *ns_or_null, const char *field_selector,
                    const char *label_selector, const char *resource_version, uint64_t timeout_usec,
                    k8s_watch_cb on_event, void *userdata, char *ret_rv, size_t rvsz, char *err, size_t errsz) {
@@ -862,7 +879,8 @@ int k8s_watch_pods(struct k8s_client *c, const char *ns_or_null, const char *fie
                 return r;
 
         struct watch_state w = { .cb = on_event, .userdata = userdata, .rv = ret_rv, .rvsz = rvsz,
-                                 .err = err, .errsz = errsz };
+                                 .err = err, .errsz = errsz, .on_started = c->watch_started,
+                                 .started_userdata = c->watch_started_userdata };
         struct attempt at = { .method = "GET", .path = path, .timeout_usec = secs * 1000000 + 5000000, .w = &w };
         r = run(c, &at, &resp, err, errsz);
         k8s_response_done(&resp);

@@ -136,6 +136,16 @@ int k8s_watch_pods(struct k8s_client *c, const char *ns_or_null, const char *fie
                    k8s_watch_cb on_event, void *userdata, char *ret_rv, size_t rvsz,
                    char *err, size_t errsz);
 
+/* Optional, per client (set by the thread that uses it): fn is called from k8s_watch_pods once
+ * the server has accepted the stream (HTTP 2xx), before any event. The pod cache uses it to know
+ * when its view is live again after a gap between streams. */
+void k8s_client_set_watch_started(struct k8s_client *c, void (*fn)(void *userdata), void *userdata);
+
+/* Safe from another thread: the request under way on c ends (a watch stream returns as a broken
+ * stream, 0), and every later one fails with -ECANCELED, never retried. For stopping a watch
+ * that could otherwise block for minutes. Accepts NULL. */
+void k8s_client_interrupt(struct k8s_client *c);
+
 /* Parses one watch-stream line ({"type":…,"object":{…}}). On success *ret_type points into
  * *ret_event (borrowed) and *ret_obj is its "object" member (borrowed); free *ret_event.
  * Returns -EBADMSG for anything that is not such an event. Exposed for the fuzzer and replay

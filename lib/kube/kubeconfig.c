@@ -852,3 +852,35 @@ void kubeconfig_done(struct kubeconfig *k) {
         free(k->client_key_data);
         *k = (struct kubeconfig){};
 }
+
+int kubeconfig_in_cluster(const char *sa_dir, struct kubeconfig *ret, char *err, size_t errsz) {
+        const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
+        struct kubeconfig kc = {};
+
+        if (!sa_dir)
+                sa_dir = KUBECONFIG_SA_DIR;
+        if (!host || !*host || !port || !*port) {
+                if (err && errsz)
+                        snprintf(err, errsz, "not in a cluster (KUBERNETES_SERVICE_HOST/PORT unset)");
+                return -ENOENT;
+        }
+        if (strpbrk(host, "/@?#[] \t\r\n") || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5) {
+                if (err && errsz)
+                        snprintf(err, errsz, "bad KUBERNETES_SERVICE_HOST/PORT '%s' '%s'", host, port);
+                return -EINVAL;
+        }
+        if (asprintf(&kc.server, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port) < 0) {
+                kc.server = NULL;
+                return -ENOMEM;
+        }
+        if (asprintf(&kc.token_file, "%s/token", sa_dir) < 0)
+                kc.token_file = NULL;
+        if (asprintf(&kc.ca_file, "%s/ca.crt", sa_dir) < 0)
+                kc.ca_file = NULL;
+        if (!kc.token_file || !kc.ca_file) {
+                kubeconfig_done(&kc);
+                return -ENOMEM;
+        }
+        *ret = kc;
+        return 0;
+}

@@ -65,6 +65,15 @@ int kubeconfig_yaml_parse(const char *text, size_t len, struct cJSON **ret, char
  * §2.5 says a missing kubeconfig is an error, there is no fallback). */
 int kubeconfig_load(const char *path, struct kubeconfig *ret, char *err, size_t errsz);
 
+/* In-cluster credentials, as client-go's rest.InClusterConfig builds them: server
+ * https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT (an IPv6 host bracketed), token file
+ * <sa_dir>/token (re-read on every request), CA <sa_dir>/ca.crt. sa_dir NULL =>
+ * /var/run/secrets/kubernetes.io/serviceaccount. The files are not read here. Returns 0, -ENOENT
+ * (with err) when the variables are unset, -EINVAL for a host or port that cannot be in a URL,
+ * -ENOMEM. */
+#define KUBECONFIG_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+int kubeconfig_in_cluster(const char *sa_dir, struct kubeconfig *ret, char *err, size_t errsz);
+
 /* Frees all members (safe on a zeroed or already-done struct) and zeroes it. */
 void kubeconfig_done(struct kubeconfig *k);
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "base/macro.h"
+#include "agent/httpd.h"
 #include "agent/podcache.h"
 
 #define UID_A "aaaaaaaa-0000-4000-8000-000000000001"
@@ -49,6 +50,9 @@ static void replace_json(struct podcache *pc, const char *list, const char *rv, 
         ck_assert_ptr_nonnull(j);
         ck_assert_int_eq(podcache_replace(pc, j, rv), expect);
         cJSON_Delete(j);
+        /* as the informer does once its watch stream is accepted */
+        if (expect == 0)
+                podcache_set_streaming(pc, true);
 }
 
 static struct podcache *filled_cache(void) {
@@ -305,6 +309,7 @@ static const char *reason_of(int status) {
         case 400: return "Bad Request";
         case 404: return "Not Found";
         case 405: return "Method Not Allowed";
+        case 505: return "HTTP Version Not Supported";
         case 503: return "Service Unavailable";
         default: return "?";
         }
@@ -443,7 +448,9 @@ START_TEST(test_http_status) {
         ck_assert_int_eq(cJSON_GetArraySize(b), 1);
         cJSON_Delete(b);
         ck_assert_int_eq(get(pc, "/v1/status", &b), 200);
-        ck_assert_int_eq(cJSON_GetArraySize(b), 6);
+        ck_assert_int_eq(cJSON_GetArraySize(b), 8);
+        ck_assert(cJSON_IsTrue(k8s_obj_path(b, "watching")));
+        ck_assert_int_eq((int)cJSON_GetNumberValue(k8s_obj_path(b, "dropped")), 0);
         ck_assert(cJSON_IsTrue(k8s_obj_path(b, "synced")));
         ck_assert_int_eq((int)cJSON_GetNumberValue(k8s_obj_path(b, "pods")), 3);
         ck_assert_str_eq(k8s_obj_string(b, "resourceVersion"), "123");
@@ -477,7 +484,7 @@ START_TEST(test_http_errors) {
         struct podcache *pc = filled_cache();
         char req[2048], longname[300];
 
-        static const char *const methods[] = { "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "get" };
+        static const char *const methods[] = { "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "get", "TOOLONGMETHOD" };
         for (size_t i = 0; i < ELEMENTSOF(methods); i++) {
                 snprintf(req, sizeof req, "%s /v1/pods/default/a HTTP/1.1\r\n\r\n", methods[i]);
                 ck_assert_msg(handle(pc, req, NULL) == 405, "%s", methods[i]);
@@ -485,7 +492,7 @@ START_TEST(test_http_errors) {
         static const char *const not_found[] = {
                 "/", "/readyz/", "/v1/status?x=1", "/v1/pods", "/v1/pods/", "/v1/pods/default", "/v1/pods/default/",
                 "/v1/pods//a", "/v1/pods/default/a/", "/v1/pods/default/a/extra", "/v1/podsx/default/a",
-                "/V1/pods/default/a", "v1/pods/default/a",
+                "/V1/pods/default/a",
         };
         for (size_t i = 0; i < ELEMENTSOF(not_found); i++)
                 ck_assert_msg(get(pc, not_found[i], NULL) == 404, "%s", not_found[i]);
@@ -509,25 +516,25 @@ START_TEST(test_http_errors) {
         snprintf(req, sizeof req, "/v1/pods/default/%s", longname);
         ck_assert_int_eq(get(pc, req, NULL), 503);
         snprintf(req, sizeof req, "/v1/pods/default/%sn", longname);
-        ck_assert_int_eq(get(pc, req, NULL), 404);
+        ck_assert_int_eq(get(pc, req, NULL), 400);
+        ck_assert_int_eq(get(pc, "v1/pods/default/a", NULL), 400); /* not a path */
 
         static const char *const garbage[] = {
                 "", "\n", "\r\n", "GET", "GET /readyz", "GET /readyz HTTP/1.1", /* no line end at all */
-                "GET /readyz\r\n\r\n", "GET /readyz HTTP/2.0\r\n\r\n", "GET /readyz HTTP/1.2\r\n\r\n",
-                "GET /readyz HTTP/1.\r\n\r\n", "GET /readyz HTTP/1.1 x\r\n\r\n", "GET /readyz HTTP/1.11\r\n\r\n",
+                "GET /readyz\r\n\r\n", "GET /readyz HTTP/1.\r\n\r\n", "GET /readyz HTTP/1.1 x\r\n\r\n", "GET /readyz HTTP/1.11\r\n\r\n",
                 "GET /readyz http/1.1\r\n\r\n", "GET  HTTP/1.1\r\n\r\n", "GET\r\n\r\n", "\x01\x02\xff\n",
-                "TOOLONGMETHOD /readyz HTTP/1.1\r\n\r\n",
+                "AVERYLONGMETHODNAME /readyz HTTP/1.1\r\n\r\n",
         };
         for (size_t i = 0; i < ELEMENTSOF(garbage); i++)
                 ck_assert_msg(handle(pc, garbage[i], NULL) == 400, "garbage #%zu", i);
+        ck_assert_int_eq(handle(pc, "GET /readyz HTTP/2.0\r\n\r\n", NULL), 505);
+        ck_assert_int_eq(handle(pc, "GET /readyz HTTP/1.2\r\n\r\n", NULL), 505);
         /* a request line longer than the target buffer */
         char big[1200];
         memset(big, 'a', sizeof big);
         memcpy(big, "GET /", 5);
         snprintf(big + 600, sizeof big - 600, " HTTP/1.1\r\n\r\n");
-        ck_assert_int_eq(handle(pc, big, NULL), 400);
-        snprintf(big + 512, sizeof big - 512, " HTTP/1.1\r\n\r\n");
-        ck_assert_int_eq(handle(pc, big, NULL), 400);
+        ck_assert_int_eq(handle(pc, big, NULL), 404);
         podcache_free(pc);
 }
 END_TEST
@@ -541,37 +548,19 @@ static void path_in(char *buf, size_t sz, const char *name) {
 }
 
 struct server {
-        struct podcache *pc;
-        int fd;
-        volatile int stop;
-        int ret;
-        pthread_t t;
+        struct podcache_agent *a;
 };
 
-static void *serve_main(void *arg) {
-        struct server *s = arg;
-        s->ret = podcache_serve(s->pc, s->fd, NULL, &s->stop, NULL, NULL);
-        return NULL;
-}
-
 static void server_start(struct server *s, struct podcache *pc, const char *path) {
-        *s = (struct server){ .pc = pc, .ret = 1 };
-        s->fd = podcache_listen(path);
-        ck_assert_int_ge(s->fd, 0);
-        ck_assert_int_eq(pthread_create(&s->t, NULL, serve_main, s), 0);
+        struct podcache_agent_options o = { .socket_path = path };
+        s->a = NULL;
+        ck_assert_int_eq(podcache_agent_start(pc, &o, &s->a), 0);
 }
 
 static void server_stop(struct server *s) {
         uint64_t t0 = now_usec();
-        s->stop = 1;
-        ck_assert_int_eq(pthread_join(s->t, NULL), 0);
-        ck_assert_int_eq(s->ret, 0);
-        ck_assert_uint_lt(now_usec() - t0, 1000000); /* the accept loop notices within ~200 ms */
-        close(s->fd);
-        /* Connection threads are detached and may still be unwinding after their answer was read;
-         * give them time before the cache is freed (podcache_serve does not wait for them). */
-        struct timespec ts = { .tv_nsec = 50 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
+        s->a = podcache_agent_stop(s->a);
+        ck_assert_uint_lt(now_usec() - t0, 1000000);
 }
 
 static int client_get(const char *path, const char *ns, const char *name, const char *uid, uint64_t timeout_usec,
@@ -596,54 +585,64 @@ static int client_get(const char *path, const char *ns, const char *name, const 
 }
 
 START_TEST(test_listen) {
-        char path[256], file[256], dir[256], longp[200];
-        struct stat st;
+        struct podcache *pc = filled_cache();
+        struct podcache_agent *a = NULL, *b = NULL;
+        char path[256], file[256];
+        struct stat st, st2;
 
         path_in(path, sizeof path, "listen.sock");
-        int fd = podcache_listen(path);
-        ck_assert_int_ge(fd, 0);
+        struct podcache_agent_options o = { .socket_path = path };
+        ck_assert_int_eq(podcache_agent_start(pc, &o, &a), 0);
         ck_assert_int_eq(lstat(path, &st), 0);
         ck_assert(S_ISSOCK(st.st_mode));
         ck_assert_uint_eq(st.st_mode & 07777, 0600);
-        ck_assert_int_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
-        /* the socket of a previous run (still bound or already closed) is replaced */
-        int fd2 = podcache_listen(path);
-        ck_assert_int_ge(fd2, 0);
-        close(fd);
-        close(fd2);
+        /* issue 11 A10: a second agent on a live socket refuses, and the first keeps serving */
+        ck_assert_int_eq(podcache_agent_start(pc, &o, &b), -EADDRINUSE);
+        ck_assert_ptr_null(b);
+        ck_assert_int_eq(lstat(path, &st2), 0);
+        ck_assert_uint_eq(st2.st_ino, st.st_ino);
+        char err[256];
+        ck_assert_int_eq(podcache_client_get(path, "default", "a", UID_A, 2000000, &(cJSON *){ NULL }, &(bool){ false }, err,
+                                             sizeof err) == 0, 1);
+        /* a successor that took the path over (after it was removed by hand) keeps its socket
+         * when the first stops: only the inode the first bound is unlinked */
+        ck_assert_int_eq(unlink(path), 0);
+        ck_assert_int_eq(podcache_agent_start(pc, &o, &b), 0);
+        ck_assert_int_eq(lstat(path, &st2), 0);
+        a = podcache_agent_stop(a);
         ck_assert_int_eq(lstat(path, &st), 0);
-        fd = podcache_listen(path);
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(lstat(path, &st), 0);
-        ck_assert_uint_eq(st.st_mode & 07777, 0600);
+        ck_assert_uint_eq(st.st_ino, st2.st_ino);
+        b = podcache_agent_stop(b);
+        ck_assert_int_eq(lstat(path, &st), -1);
+        ck_assert_int_eq(errno, ENOENT);
+        /* a stale socket is replaced */
+        int fd = -1;
+        ck_assert_int_eq(httpd_listen_unix(path, 0600, &fd), 0);
         close(fd);
+        ck_assert_int_eq(podcache_agent_start(pc, &o, &a), 0);
+        a = podcache_agent_stop(a);
 
-        /* never another kind of file: a regular file keeps its content, a directory stays */
+        /* never another kind of file */
         path_in(file, sizeof file, "regular");
         FILE *f = fopen(file, "we");
         ck_assert_ptr_nonnull(f);
         fputs("keep", f);
         fclose(f);
-        ck_assert_int_eq(podcache_listen(file), -EEXIST);
+        o.socket_path = file;
+        ck_assert_int_eq(podcache_agent_start(pc, &o, &a), -EEXIST);
         ck_assert_int_eq(lstat(file, &st), 0);
-        ck_assert(S_ISREG(st.st_mode));
         ck_assert_int_eq((int)st.st_size, 4);
-        path_in(dir, sizeof dir, "dir");
-        ck_assert_int_eq(mkdir(dir, 0700), 0);
-        ck_assert_int_eq(podcache_listen(dir), -EEXIST);
-        path_in(longp, sizeof longp, "link");
-        ck_assert_int_eq(symlink(file, longp), 0);
-        ck_assert_int_eq(podcache_listen(longp), -EEXIST);
-        ck_assert_int_eq(lstat(file, &st), 0);
-        ck_assert(S_ISREG(st.st_mode));
-        /* a path that does not fit sun_path */
-        memset(longp, 'x', sizeof longp - 1);
-        longp[0] = '/';
-        longp[sizeof longp - 1] = 0;
-        ck_assert_int_eq(podcache_listen(longp), -ENAMETOOLONG);
-        /* a missing directory */
-        path_in(path, sizeof path, "nodir/x.sock");
-        ck_assert_int_eq(podcache_listen(path), -ENOENT);
+        /* bad options */
+        o.socket_path = "";
+        ck_assert_int_eq(podcache_agent_start(pc, &o, &a), -EINVAL);
+        o.socket_path = path;
+        o.watch_client = (struct k8s_client *)1; /* never used: refused before */
+        o.node_name = "Bad_Node";
+        ck_assert_int_eq(podcache_agent_start(pc, &o, &a), -EINVAL);
+        o.node_name = NULL;
+        ck_assert_int_eq(podcache_agent_start(pc, &o, &a), -EINVAL);
+        ck_assert_ptr_null(podcache_agent_stop(NULL));
+        podcache_free(pc);
 }
 END_TEST
 
@@ -779,9 +778,9 @@ static int canned_get(const char *resp, const char *uid, bool *fc, char *req_see
         const char *sep = strstr(resp, "\r\n\r\n");
         snprintf(full, sizeof full, "%.*s\r\nContent-Length: %zu\r\n\r\n%s", (int)(sep - resp), resp, bl, sep + 4);
         path_in(path, sizeof path, "canned.sock");
-        c.fd = podcache_listen(path);
+        (void)unlink(path);
+        ck_assert_int_eq(httpd_listen_unix(path, 0600, &c.fd), 0);
         c.resp = full;
-        ck_assert_int_ge(c.fd, 0);
         ck_assert_int_eq(pthread_create(&t, NULL, canned_main, &c), 0);
         int r = client_get(path, "default", "a", uid, 2000000, NULL, fc, err, sizeof err);
         ck_assert_int_eq(pthread_join(t, NULL), 0);
@@ -850,8 +849,8 @@ START_TEST(test_client_failures) {
         ck_assert_int_eq(client_get(path, "default", "a", NULL, 1000000, NULL, NULL, err, sizeof err), -ECONNREFUSED);
         /* a stale socket: bound once, nobody listening any more */
         path_in(path, sizeof path, "stale.sock");
-        int fd = podcache_listen(path);
-        ck_assert_int_ge(fd, 0);
+        int fd = -1;
+        ck_assert_int_eq(httpd_listen_unix(path, 0600, &fd), 0);
         close(fd);
         ck_assert_int_eq(client_get(path, "default", "a", NULL, 1000000, NULL, NULL, err, sizeof err), -ECONNREFUSED);
 
