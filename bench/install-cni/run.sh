@@ -16,7 +16,7 @@ export SRCDIR CNIBOX
 . "$SRCDIR/tests/e2e/install/lib.sh"
 install_enter_sandbox "$@"
 N=${1:-20}
-PROBE="python3 $SRCDIR/bench/install-cni/probe.py"
+PROBE="$PY $SRCDIR/bench/install-cni/probe.py"
 die() { echo "install-cni bench: $*; no figures" >&2; exit 1; }
 install_setup_api
 install_plugin_source
@@ -50,9 +50,9 @@ $PROBE ready "$CNIBOX" install-cni >/dev/null || die "not ready"
 pid=$(cat /tmp/bench-agent.pid)
 idle=$($PROBE cpu "$pid" 10) || die "cannot read the agent's CPU time"
 echo "idle CPU: ${idle} ms over 10 s ($(awk -v c="$idle" 'BEGIN{printf "%.3f", c/100}')% of one core)"
-python3 "$SRCDIR/tests/tools/rival.py" "$NET_DIR/10-calico.conflist" --count 100 --period 0.2 --reads 1000 \
+"$PY" "$SRCDIR/tests/tools/rival.py" "$NET_DIR/10-calico.conflist" --count 100 --period 0.2 --reads 1000 \
     >/tmp/rival.json || die "rival failed"
-python3 - /tmp/rival.json <<'PY' || exit 1
+"$PY" - /tmp/rival.json <<'PY' || exit 1
 import json, sys
 r = json.load(open(sys.argv[1]))
 if r["final_restore_ms"] is None or r["reads"]["torn_ours"] or not r["restored"]:
@@ -67,7 +67,7 @@ stop_bench_agent
 # 4. RSS with 250 pods of this node in the cache
 install_reset
 cp "$FIX/calico.conflist" "$NET_DIR/10-calico.conflist"
-python3 - "$SRCDIR/tests/fixtures/pods/injected-cni.json" >/tmp/pods250.json <<'PY'
+"$PY" - "$SRCDIR/tests/fixtures/pods/injected-cni.json" >/tmp/pods250.json <<'PY'
 import copy, json, sys
 base = json.load(open(sys.argv[1]))
 base = base["items"][0] if "items" in base else (base[0] if isinstance(base, list) else base)

@@ -467,6 +467,12 @@ static int write_config(struct installer *in, char *err, size_t errsz) {
                 if (r < 0)
                         return seterr(err, errsz, r, "cannot insert istio-cni into %s: %s", path, e[0] ? e : strerror(-r));
         }
+        /* Already exactly what we would write (an agent restart, a second agent): adopt it
+         * without a rewrite, which would wake every other watcher of the conf dir. */
+        if (strlen(merged) == len && memcmp(merged, content, len) == 0 && !ends_with(path, ".conf")) {
+                logf_(in, LOG_LEVEL_INFO, "%s already holds the istio-cni entry", path);
+                return set_conf_path(in, path);
+        }
         /* Chained and not Istio-owned: keep the primary's own mode (§4.7 step 6). */
         r = fileio_write_atomic(path, merged, strlen(merged), st.st_mode & 07777);
         if (r < 0)

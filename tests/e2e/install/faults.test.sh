@@ -9,7 +9,7 @@ install_setup_api
 install_plugin_source
 FIX=$SRCDIR/tests/fixtures/cni-conf
 alive() { kill -0 "$AGENT_PID" 2>/dev/null; }
-metric() { curl -s 127.0.0.1:15014/metrics | grep -F "$1" | awk '{print $2}'; }
+metric() { curl -s 127.0.0.1:15014/metrics | grep -v '^#' | grep -F "$1 " | awk '{print $2}'; }
 metric_pos() { local v; v=$(metric "$1"); [ -n "$v" ] && [ "${v%.*}" -gt 0 ]; }
 
 # Read-only bin dir: the platform hint, COPY_BINARIES_FAILURE, not ready, recovery.

@@ -4,8 +4,10 @@
 # tmpfs (so Istio's fixed paths /host/etc/cni/net.d, /host/opt/cni/bin, /opt/cni/bin,
 # /var/run/istio-cni and the service-account dir exist only in there), with fresh tmpfs on /run
 # and /tmp, and loopback only. Nothing reaches the machine's /etc/cni, /opt/cni or network, and
-# everything goes away with the namespace.
+# everything goes away with the namespace. The overlay becomes the root by pivot_root.
 set -u
+# Debian's interpreter: a pyenv shim on PATH costs about 1.5 s per start, and the checks start many.
+PY=$(command -v /usr/bin/python3 || command -v python3)
 SA_DIR=/var/run/secrets/kubernetes.io/serviceaccount
 NET_DIR=/host/etc/cni/net.d
 BIN_DIR=/host/opt/cni/bin
@@ -35,8 +37,11 @@ install_enter_sandbox() {
             mount -t tmpfs -o mode=1777 cnibox-tmp "$t/r/tmp"
             # The sources, the build and shared/ may live on other filesystems than /.
             for d in "$src" "$bld" $shared; do mkdir -p "$t/r$d" && mount --bind "$d" "$t/r$d"; done
-            exec chroot "$t/r" /usr/bin/env CNIBOX_INSTALL_SANDBOX=1 "$@"' _ "$t" "$src" "$bld" "$shared" \
-            bash "$0" "$@"
+            # pivot_root, not chroot: a chrooted process may not create user namespaces, and the
+            # no-inotify case needs one.
+            cd "$t/r" && mkdir -p .oldroot && pivot_root . .oldroot && umount -l /.oldroot && cd /
+            exec /usr/bin/env CNIBOX_INSTALL_SANDBOX=1 "$@"' _ "$t" "$src" "$bld" "$shared" \
+            bash "$(realpath "$0")" "$@"
         rc=$?
         rmdir "$t" 2>/dev/null
         exit $rc
@@ -121,7 +126,7 @@ not_ready() { [ "$(http_code http://127.0.0.1:8000/readyz)" = 503 ]; }
 
 # has_istio FILE: a conflist whose LAST plugin is our entry, and only one of them.
 has_istio() {
-    python3 - "$1" <<'PY'
+    "$PY" - "$1" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 types = [p.get("type") for p in d.get("plugins", [])]
@@ -129,7 +134,7 @@ sys.exit(0 if types.count("istio-cni") == 1 and types[-1] == "istio-cni" else 1)
 PY
 }
 no_istio() {
-    python3 - "$1" <<'PY'
+    "$PY" - "$1" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 sys.exit(0 if all(p.get("type") != "istio-cni" for p in d.get("plugins", [])) else 1)
@@ -137,7 +142,7 @@ PY
 }
 # strip_istio FILE: what a rival (or an operator) does: rewrite the file without our entry.
 strip_istio() {
-    python3 - "$1" <<'PY'
+    "$PY" - "$1" <<'PY'
 import json, os, sys
 p = sys.argv[1]
 d = json.load(open(p))
@@ -148,5 +153,5 @@ os.rename(tmp, p)
 PY
 }
 # same_json A B: equal as JSON values (the agent re-serialises with sorted keys).
-same_json() { python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))==json.load(open(sys.argv[2])) else 1)' "$1" "$2"; }
+same_json() { "$PY" -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))==json.load(open(sys.argv[2])) else 1)' "$1" "$2"; }
 no_tmp_left() { ! ls -a "$NET_DIR" "$BIN_DIR" "$RUN_DIR" 2>/dev/null | grep -q '\.tmp'; }

@@ -53,7 +53,7 @@ check "preset conflist: cleanup restores the original" same_json "$FIX/calico.co
 
 scenario "preset conf" 00-minikube_cni.conflist CNI_CONF_NAME=00-minikube_cni.conf -- minikube_cni.conf
 check "preset conf: the .conf is gone (converted)" [ ! -e "$NET_DIR/00-minikube_cni.conf" ]
-check "preset conf: list named k8s-pod-network, cniVersion 0.3.1" python3 -c '
+check "preset conf: list named k8s-pod-network, cniVersion 0.3.1" "$PY" -c '
 import json,sys; d=json.load(open(sys.argv[1]))
 sys.exit(0 if d["name"]=="k8s-pod-network" and d["cniVersion"]=="0.3.1" and d["plugins"][0]["type"]=="bridge" else 1)' \
     "$NET_DIR/00-minikube_cni.conflist"
@@ -95,7 +95,7 @@ for name in "" user-defined.conf; do
     if [ -n "$name" ]; then agent_start CHAINED_CNI_PLUGIN=false CNI_CONF_NAME="$name"; else agent_start CHAINED_CNI_PLUGIN=false; fi
     check "standalone $want: ready" wait_until 10 is_ready
     check "standalone $want: written, mode 0600" [ "$(stat -c %a "$NET_DIR/$want" 2>/dev/null)" = 600 ]
-    check "standalone $want: a plugin entry of type istio-cni" python3 -c '
+    check "standalone $want: a plugin entry of type istio-cni" "$PY" -c '
 import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["type"]=="istio-cni" and d["name"]=="istio-cni" else 1)' "$NET_DIR/$want"
     check "standalone $want: SIGTERM exits 0" agent_stop
     check "standalone $want: removed at cleanup" [ ! -e "$NET_DIR/$want" ]
