@@ -759,7 +759,11 @@ int cniconf_has_istio(const char *content, size_t len, bool chained, bool *ret_h
                         return 0;
                 }
                 type = gojson_get(p, "type");
-                if (!type || type->type != GOJSON_STRING) {
+                /* No exact "type" key is not an error: libcni matches "Type" case-insensitively, so
+                 * such a plugin runs, and failing here would rewrite the file on every pass. */
+                if (!type)
+                        continue;
+                if (type->type != GOJSON_STRING) {
                         seterr(err, errsz, "plugin %zu: \"type\" is %s, not a string", i, type_name(type));
                         return 0;
                 }
