@@ -45,8 +45,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         memcpy(buf, data, size);
 
         /* The checks must not crash on anything either. */
-        bool valid = cniconf_check_content(buf, size, true, NULL, err, sizeof err) == 1;
-        valid = cniconf_check_content(buf, size, false, NULL, err, sizeof err) == 1 || valid;
+        bool valid_list = cniconf_check_content(buf, size, true, NULL, err, sizeof err) == 1;
+        bool valid_conf = cniconf_check_content(buf, size, false, NULL, err, sizeof err) == 1;
+        /* Istio treats any config with a top-level "type" as a single-plugin .conf (even a
+         * conflist, which the conversion then mangles: Istio's behaviour, kept). */
+        bool valid = valid_list;
+        if (gojson_parse(buf, size, 0, &v, err, sizeof err) == 0 && gojson_get(v, "type"))
+                valid = valid_conf;
+        v = gojson_free(v);
         (void) cniconf_has_istio(buf, size, true, &has, err, sizeof err);
         (void) cniconf_has_istio(buf, size, false, &has, err, sizeof err);
 

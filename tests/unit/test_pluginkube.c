@@ -88,8 +88,8 @@ START_TEST(test_roundtrip) {
         ck_assert_int_eq(pluginkube_render_redacted(&in, &red), 0);
         ck_assert_ptr_null(strstr(red, jwt));
         ck_assert_ptr_null(strstr(red, "LS0t"));
-        ck_assert_ptr_nonnull(strstr(red, "    token: <redacted>\n"));
-        ck_assert_ptr_nonnull(strstr(red, "    certificate-authority-data: <redacted>\n"));
+        ck_assert_ptr_nonnull(strstr(red, "    token: REDACTED\n"));
+        ck_assert_ptr_nonnull(strstr(red, "    certificate-authority-data: REDACTED\n"));
         ck_assert_ptr_nonnull(strstr(red, "    server: https://[fd00:10:96::1]:443\n"));
 }
 END_TEST
@@ -175,6 +175,10 @@ static const struct { const char *in; size_t len; const char *want; } scalar_cas
         { S("09"), "\"09\"\n" },
         { S("1.5"), "\"1.5\"\n" },
         { S(".5"), "\".5\"\n" },
+        { S(".5_5"), "\".5_5\"\n" },
+        { S("._5"), "._5\n" },
+        { S(".5e999"), ".5e999\n" },
+        { S(".x"), ".x\n" },
         { S("1e3"), "\"1e3\"\n" },
         { S(".inf"), "\".inf\"\n" },
         /* "<<" is in the map but its first byte has no hint in v2's resolve table: plain */
