@@ -753,21 +753,15 @@ int cniconf_has_istio(const char *content, size_t len, bool chained, bool *ret_h
         if (!plugins)
                 return 0;
         for (size_t i = 0; i < plugins->n_items; i++) {
-                const gojson *p = plugins->items[i], *type;
+                const gojson *p = plugins->items[i];
                 if (p->type != GOJSON_OBJECT) {
                         seterr(err, errsz, "plugin %zu is %s, not an object", i, type_name(p));
                         return 0;
                 }
-                type = gojson_get(p, "type");
-                /* No exact "type" key is not an error: libcni matches "Type" case-insensitively, so
-                 * such a plugin runs, and failing here would rewrite the file on every pass. */
-                if (!type)
-                        continue;
-                if (type->type != GOJSON_STRING) {
-                        seterr(err, errsz, "plugin %zu: \"type\" is %s, not a string", i, type_name(type));
-                        return 0;
-                }
-                if (gojson_is_str(type, "istio-cni"))
+                /* Like Istio (plugin["type"] == "istio-cni"), any other "type" — missing, or not a
+                 * string — is just not ours: calling it an error would make the agent rewrite a file
+                 * that cniconf_insert() accepts on every pass. */
+                if (gojson_is_str(gojson_get(p, "type"), "istio-cni"))
                         found = true;
         }
         if (!found)
