@@ -417,6 +417,13 @@ START_TEST(test_list_valid) {
         mkfile("bad/q.conf", "{\"name\":\"no type\"}");
         mkfile("33-only-inlined-bad.conflist", "{\"name\":\"bad\",\"loadOnlyInlinedPlugins\":\"true\",\"plugins\":[{\"type\":\"x\"}]}");
         mkfile("34-name-is-a-file.conflist", "{\"name\":\"B.conf\"}");
+        /* A FIFO must not hang the scan; a symlink to a directory is read and fails. */
+        _cleanup_free_ char *fifo = NULL, *link = NULL, *target = NULL;
+        ck_assert_int_ge(asprintf(&fifo, "%s/40-fifo.conf", tmpdir), 0);
+        ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+        ck_assert_int_ge(asprintf(&link, "%s/41-link.conf", tmpdir), 0);
+        ck_assert_int_ge(asprintf(&target, "%s/inl", tmpdir), 0);
+        ck_assert_int_eq(symlink(target, link), 0);
 
         ck_assert_int_eq(cniconf_list_valid(tmpdir, on_skip, &sk, &names, &n), 0);
         ck_assert_uint_eq(n, 7);
@@ -435,6 +442,8 @@ START_TEST(test_list_valid) {
         ck_assert_msg(strstr(sk.text, "31-only-inlined.conflist: error parsing configuration list: `loadOnlyInlinedPlugins` is true"), "%s", sk.text);
         ck_assert_msg(strstr(sk.text, "32-inlined-bad.conflist: plugin config file ") && strstr(sk.text, "bad/q.conf"), "%s", sk.text);
         ck_assert_msg(strstr(sk.text, "34-name-is-a-file.conflist: failed to read plugin config files"), "%s", sk.text);
+        ck_assert_msg(strstr(sk.text, "40-fifo.conf: cannot read: not a regular file"), "%s", sk.text);
+        ck_assert_msg(strstr(sk.text, "41-link.conf: cannot read: Is a directory"), "%s", sk.text);
         /* Neither the .json, the .bak nor the directory is considered at all. */
         ck_assert_ptr_null(strstr(sk.text, "ignored"));
         ck_assert_ptr_null(strstr(sk.text, "08-a-dir"));
