@@ -17,9 +17,6 @@
 #include "base/fileio.h"
 #include "base/macro.h"
 
-/* Inputs nest at most this deep, so that what we write (two levels deeper for a converted .conf)
- * still reads back within GOJSON_MAX_DEPTH. */
-#define CNICONF_MAX_DEPTH (GOJSON_MAX_DEPTH - 8)
 
 _printf_(3, 4) static int seterr(char *err, size_t errsz, const char *fmt, ...) {
         va_list ap;
@@ -373,7 +370,7 @@ static int load_plugin_dir(const char *dir, const gojson *name, char *err, size_
                         r = seterr(err, errsz, "failed to read plugin config file %s: %s", fp, strerror(-k));
                         continue;
                 }
-                k = gojson_parse(buf, len, CNICONF_MAX_DEPTH, &v, perr, sizeof perr);
+                k = gojson_parse(buf, len, GOJSON_MAX_DEPTH, &v, perr, sizeof perr);
                 if (k == -ENOMEM) {
                         r = k;
                         continue;
@@ -466,7 +463,7 @@ int cniconf_check_content(const char *content, size_t len, bool conflist, const 
         char perr[256];
         int r;
 
-        r = gojson_parse(content, len, CNICONF_MAX_DEPTH, &v, perr, sizeof perr);
+        r = gojson_parse(content, len, GOJSON_MAX_DEPTH, &v, perr, sizeof perr);
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
@@ -603,6 +600,15 @@ static int format_file(const gojson *v, char **ret) {
         return gojson_format(v, GOJSON_SORT | GOJSON_INDENT | GOJSON_NEWLINE, ret, NULL);
 }
 
+/* What we write must read back (our own check, the next merge, the runtime's parser): a converted
+ * .conf sits two levels deeper than it was. */
+static int format_merged(const gojson *v, char **ret, char *err, size_t errsz) {
+        if (gojson_depth(v) > GOJSON_MAX_DEPTH)
+                return seterr(err, errsz, "existing CNI config: the merged config would be nested deeper than %u levels",
+                              GOJSON_MAX_DEPTH);
+        return format_file(v, ret);
+}
+
 /* Parses an existing config file: a JSON object. */
 static int parse_existing(const char *existing, size_t len, gojson **ret, char *err, size_t errsz) {
         _cleanup_gojson_ gojson *v = NULL;
@@ -611,7 +617,7 @@ static int parse_existing(const char *existing, size_t len, gojson **ret, char *
 
         if (!existing)
                 return seterr(err, errsz, "existing CNI config: no content");
-        r = gojson_parse(existing, len, CNICONF_MAX_DEPTH, &v, perr, sizeof perr);
+        r = gojson_parse(existing, len, GOJSON_MAX_DEPTH, &v, perr, sizeof perr);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
@@ -643,7 +649,7 @@ int cniconf_insert(const char *existing, size_t len, const char *entry_json, cha
 
         if (!ret || !entry_json)
                 return -EINVAL;
-        r = gojson_parse(entry_json, strlen(entry_json), CNICONF_MAX_DEPTH, &entry, perr, sizeof perr);
+        r = gojson_parse(entry_json, strlen(entry_json), GOJSON_MAX_DEPTH, &entry, perr, sizeof perr);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
@@ -675,7 +681,7 @@ int cniconf_insert(const char *existing, size_t len, const char *entry_json, cha
                     (r = obj_add(out, "cniVersion", gojson_new_string("0.3.1", 5))) < 0 ||
                     (r = gojson_object_set(out, "plugins", plugins)) < 0)
                         return r;
-                return format_file(out, ret);
+                return format_merged(out, ret, err, errsz);
         }
 
         gojson *plugins = get_plugins(conf, err, errsz);
@@ -693,8 +699,8 @@ int cniconf_insert(const char *existing, size_t len, const char *entry_json, cha
         r = gojson_array_append(plugins, TAKE_PTR(entry));
         if (r < 0)
                 return r;
-        /* Go's map holds the last "plugins"; drop earlier duplicates so the one we edited is it. */
-        return format_file(conf, ret);
+        /* With duplicate "plugins" keys the last is the one we edited, and the one written. */
+        return format_merged(conf, ret, err, errsz);
 }
 
 int cniconf_remove(const char *existing, size_t len, char **ret, char *err, size_t errsz) {
@@ -753,17 +759,15 @@ int cniconf_has_istio(const char *content, size_t len, bool chained, bool *ret_h
         if (!plugins)
                 return 0;
         for (size_t i = 0; i < plugins->n_items; i++) {
-                const gojson *p = plugins->items[i], *type;
+                const gojson *p = plugins->items[i];
                 if (p->type != GOJSON_OBJECT) {
                         seterr(err, errsz, "plugin %zu is %s, not an object", i, type_name(p));
                         return 0;
                 }
-                type = gojson_get(p, "type");
-                if (!type || type->type != GOJSON_STRING) {
-                        seterr(err, errsz, "plugin %zu: \"type\" is %s, not a string", i, type_name(type));
-                        return 0;
-                }
-                if (gojson_is_str(type, "istio-cni"))
+                /* Like Istio (plugin["type"] == "istio-cni"), any other "type" — missing, or not a
+                 * string — is just not ours: calling it an error would make the agent rewrite a file
+                 * that cniconf_insert() accepts on every pass. */
+                if (gojson_is_str(gojson_get(p, "type"), "istio-cni"))
                         found = true;
         }
         if (!found)

@@ -53,7 +53,7 @@ int cniconf_insert(const char *existing, size_t len, const char *entry_json, cha
 /* §4.11: removes the first plugin whose type is "istio-cni" (none: content re-serialised as is). */
 int cniconf_remove(const char *existing, size_t len, char **ret, char *err, size_t errsz);
 
-/* §4.8 steps 5-6. chained: "plugins" is an array of objects with a string "type", one of them
- * "istio-cni"; standalone: the top-level "type" is "istio-cni". A file that is not JSON or is
+/* §4.8 steps 5-6. chained: "plugins" is an array of objects, one of them with type "istio-cni"
+ * (other types are not checked, as in Istio: whatever cniconf_insert() writes passes); standalone: the top-level "type" is "istio-cni". A file that is not JSON or is
  * ill-typed gives *ret_has = false with the reason in err and returns 0. */
 int cniconf_has_istio(const char *content, size_t len, bool chained, bool *ret_has, char *err, size_t errsz);

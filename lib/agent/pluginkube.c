@@ -279,8 +279,20 @@ static bool yaml_resolves_to_str(const char *s, size_t n) {
         if (hint == 'M')
                 return true;
         if (hint == '.') {
-                /* strconv.ParseFloat on ".5", ".5e3" */
-                return !yaml_style_float(s, n);
+                /* strconv.ParseFloat(".5", ".5e3", ".5_5"): Go allows '_' between two digits. */
+                _cleanup_free_ char *t = malloc(n + 1);
+                size_t tn = 0;
+                if (!t)
+                        return true;
+                for (size_t i = 0; i < n; i++) {
+                        if (s[i] != '_') {
+                                t[tn++] = s[i];
+                                continue;
+                        }
+                        if (i == 0 || i + 1 >= n || !(s[i - 1] >= '0' && s[i - 1] <= '9') || !(s[i + 1] >= '0' && s[i + 1] <= '9'))
+                                return true;
+                }
+                return !yaml_style_float(t, tn);
         }
         if (yaml_timestamp(s, n))
                 return false;
@@ -689,7 +701,7 @@ static int render(const struct pluginkube_input *in, bool redact, char **ret) {
         if (!in || !ret || (!in->ca && in->ca_len) || (!in->token && in->token_len))
                 return -EINVAL;
         if (!in->skip_tls_verify && in->ca_len > 0) {
-                ca64 = redact ? strdup("<redacted>") : base64(in->ca, in->ca_len);
+                ca64 = redact ? strdup("REDACTED") : base64(in->ca, in->ca_len);
                 if (!ca64)
                         return -ENOMEM;
         }
@@ -720,7 +732,7 @@ static int render(const struct pluginkube_input *in, bool redact, char **ret) {
         else {
                 fputs("  user:\n", f);
                 if (r >= 0 && redact)
-                        r = kv(f, 4, "token", "<redacted>", 10, &oe);
+                        r = kv(f, 4, "token", "REDACTED", 8, &oe);
                 else if (r >= 0)
                         r = kv(f, 4, "token", in->token, in->token_len, &open_ended);
         }

@@ -23,7 +23,8 @@ struct pluginkube_input {
 
 /* The YAML text. An empty CA or token is left out (Go's omitempty), as Istio does. */
 int pluginkube_render(const struct pluginkube_input *in, char **ret_yaml);
-/* The same with the token and CA data replaced by "<redacted>", for logs. */
+/* The same with the token and the CA data replaced by "REDACTED" (client-go's RedactSecrets word,
+ * which Istio logs for the token; the CA is only long, not secret), for logs. */
 int pluginkube_render_redacted(const struct pluginkube_input *in, char **ret_yaml);
 
 /* One go-yaml v2 scalar for a block mapping value at column indent (the key's column): plain,

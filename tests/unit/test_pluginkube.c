@@ -88,8 +88,8 @@ START_TEST(test_roundtrip) {
         ck_assert_int_eq(pluginkube_render_redacted(&in, &red), 0);
         ck_assert_ptr_null(strstr(red, jwt));
         ck_assert_ptr_null(strstr(red, "LS0t"));
-        ck_assert_ptr_nonnull(strstr(red, "    token: <redacted>\n"));
-        ck_assert_ptr_nonnull(strstr(red, "    certificate-authority-data: <redacted>\n"));
+        ck_assert_ptr_nonnull(strstr(red, "    token: REDACTED\n"));
+        ck_assert_ptr_nonnull(strstr(red, "    certificate-authority-data: REDACTED\n"));
         ck_assert_ptr_nonnull(strstr(red, "    server: https://[fd00:10:96::1]:443\n"));
 }
 END_TEST
@@ -175,6 +175,10 @@ static const struct { const char *in; size_t len; const char *want; } scalar_cas
         { S("09"), "\"09\"\n" },
         { S("1.5"), "\"1.5\"\n" },
         { S(".5"), "\".5\"\n" },
+        { S(".5_5"), "\".5_5\"\n" },
+        { S("._5"), "._5\n" },
+        { S(".5e999"), ".5e999\n" },
+        { S(".x"), ".x\n" },
         { S("1e3"), "\"1e3\"\n" },
         { S(".inf"), "\".inf\"\n" },
         /* "<<" is in the map but its first byte has no hint in v2's resolve table: plain */
@@ -238,6 +242,21 @@ START_TEST(test_quoted_token) {
 }
 END_TEST
 
+/* A token file ending in newlines: a literal block, and with '+' chomping go-yaml ends the stream
+ * with "..." (emitterc.go: block_scalar_hints sets open_ended, STREAM-END writes the marker). */
+START_TEST(test_literal_token) {
+        _cleanup_free_ char *y = NULL, *y2 = NULL;
+        struct pluginkube_input in = { .server = "https://h:1", .token = "abc\n", .token_len = 4 };
+
+        ck_assert_int_eq(pluginkube_render(&in, &y), 0);
+        ck_assert_msg(strstr(y, "  user:\n    token: |\n      abc\n") && y[strlen(y) - 2] == 'c', "%s", y);
+        in.token = "abc\n\n";
+        in.token_len = 5;
+        ck_assert_int_eq(pluginkube_render(&in, &y2), 0);
+        ck_assert_msg(strstr(y2, "  user:\n    token: |+\n      abc\n\n...\n") != NULL, "%s", y2);
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("pluginkube");
         TCase *tc = tcase_create("pluginkube");
@@ -248,6 +267,7 @@ static Suite *suite(void) {
         tcase_add_loop_test(tc, test_server_url, 0, ELEMENTSOF(url_cases));
         tcase_add_loop_test(tc, test_scalar, 0, ELEMENTSOF(scalar_cases));
         tcase_add_test(tc, test_quoted_token);
+        tcase_add_test(tc, test_literal_token);
         suite_add_tcase(s, tc);
         return s;
 }
