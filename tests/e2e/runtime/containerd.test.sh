@@ -12,6 +12,9 @@
 #  2. plugin uninstalled (the entry, kubeconfig and binary removed, as the agent does on SIGTERM):
 #     once containerd has reloaded the conflist, a new sandbox of the same pod starts without error
 #     and without ISTIO rules.
+#  3. fail closed (§8.3): the entry is back but the kubeconfig is not (a node rebooted, its tmpfs
+#     run dir gone, the agent not yet up): RunPodSandbox fails naming the kubeconfig, and the
+#     runtime leaves no sandbox, netns or address behind; no pod runs uncaptured.
 # install_plugin / uninstall_plugin are the node agent's job; they are the only functions that
 # touch the conflist, so the agent can replace them.
 . "$(dirname "$0")/lib.sh"
@@ -190,4 +193,22 @@ grep -q '"level":"error"' "$AGENT_RUN/istio-cni.log" && fail "errors in istio-cn
 # Errors containerd logged, but for the PodSandboxStatus calls on removed sandboxes (sandbox_gone).
 grep 'level=error' "$WORK/containerd/containerd.log" | grep -v 'msg="PodSandboxStatus for .* failed" error=".*NotFound' &&
     fail "containerd logged errors (above)"
+
+# 3. The entry without its kubeconfig: the plugin fails ADD, the runtime starts no sandbox.
+install_plugin
+rm "$AGENT_RUN/istio-cni-kubeconfig"
+wait_cni_loaded yes istio-cni
+t0=$(date +%s%N)
+cri_run "$POD_NAME" "$POD_NS" "$POD_UID" && fail "RunPodSandbox without a kubeconfig succeeded: sandbox $SANDBOX"
+echo "RunPodSandbox (no kubeconfig) failed in $(ms_since "$t0") ms"
+err=$(cat "$WORK/cri.err")
+echo "$err" | grep -q "istio-cni-kubeconfig" || fail "no kubeconfig error from RunPodSandbox: $err"
+echo "$err" | grep -q "plugin type=\"istio-cni\"" || fail "RunPodSandbox error does not name istio-cni: $err"
+leftover=$(ls /run/netns)
+[ -z "$leftover" ] || fail "failed RunPodSandbox left netns: $leftover"
+leftover=$(find "$WORK/ipam/$NET" -name "$SUBNET.*" 2>/dev/null)
+[ -z "$leftover" ] || fail "failed RunPodSandbox left addresses allocated: $leftover"
+leftover=$(timeout 30 ctr --address "$SOCK" -n k8s.io containers ls -q)
+[ -z "$leftover" ] || fail "failed RunPodSandbox left containers: $leftover"
+echo "ok no kubeconfig: RunPodSandbox failed closed (${err:0:160}...), nothing left behind"
 echo PASS

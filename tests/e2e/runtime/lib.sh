@@ -164,7 +164,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 TOML
 }
 
-cri() { timeout 90 "$CRI_PY" "$CRI_TOOLS/cri_client.py" --socket "$SOCK" --timeout 60 "$@"; }
+cri() {
+    CRI_DESCRIPTOR_SET=$WORK/runtime.desc timeout 90 "$CRI_PY" "$CRI_TOOLS/cri_client.py" \
+        --socket "$SOCK" --timeout 60 "$@"
+}
 
 # containerd in the background (log: $WORK/containerd/containerd.log), the pause image imported;
 # exits 77 if containerd cannot serve the CRI here.
@@ -223,14 +226,20 @@ cri_remove() {
     SANDBOXES=("${SANDBOXES[@]/#$1/}")
 }
 
-# cni_loaded_has TYPE: does the CNI config containerd has loaded name a plugin of this type?
-cni_loaded_has() {
+# cni_loaded: the plugin types of each network containerd has loaded, e.g.
+# "cni-loopback: loopback; cnibox-containerd: bridge istio-cni".
+cni_loaded() {
     cri cniconfig | "$CRI_PY" -c '
 import json, sys
 doc = json.loads(sys.stdin.read() or "{}")
-types = [p.get("Network", {}).get("type") for n in doc.get("Networks") or []
-         for p in (n.get("Config") or {}).get("Plugins") or []]
-sys.exit(0 if sys.argv[1] in types else 1)' "$1"
+print("; ".join("%s: %s" % (n["Config"].get("Name"), " ".join(p.get("Network", {}).get("type", "?")
+                                                                for p in n["Config"].get("Plugins") or []))
+                for n in doc.get("Networks") or [] if n.get("Config")))'
+}
+
+# cni_loaded_has TYPE: does the CNI config containerd has loaded name a plugin of this type?
+cni_loaded_has() {
+    cni_loaded | grep -qE "[: ]$1( |;|\$)"
 }
 
 # wait_cni_loaded yes|no TYPE: until containerd has (or has not) reloaded a conflist naming TYPE
@@ -245,7 +254,7 @@ wait_cni_loaded() {
         fi
         sleep 0.1
     done
-    fail "containerd did not reload its CNI config (want $type: $want): $(cri cniconfig)"
+    fail "containerd did not reload its CNI config within 10 s (want $type: $want); loaded: $(cni_loaded)"
 }
 
 # Rules in a netns, whichever backend the plugin used: legacy iptables, iptables-nft, nft.

@@ -6,6 +6,7 @@
 # The messages come from runtime.proto beside this file, compiled at run time into a descriptor
 # set (grpc_tools.protoc, else protoc) in a temporary directory and loaded with the protobuf
 # runtime: no generated code is kept, and no protoc/protobuf version pairing matters.
+# $CRI_SOCKET is the default --socket; $CRI_DESCRIPTOR_SET, if set, caches the compiled set.
 #
 #   cri_client.py [--socket PATH] [--timeout S] version
 #   cri_client.py ... conditions       (lines: "RuntimeReady true", "NetworkReady false REASON: MSG")
@@ -31,8 +32,8 @@ PROTO = "runtime.proto"
 SERVICE = "runtime.v1.RuntimeService"
 
 
-def compile_descriptors():
-    """Compiles runtime.proto to a FileDescriptorSet; returns the message classes by name."""
+def compile_proto():
+    """runtime.proto compiled to a serialised FileDescriptorSet."""
     with tempfile.TemporaryDirectory(prefix="cnibox-cri-") as tmp:
         out = os.path.join(tmp, "runtime.desc")
         args = ["-I" + HERE, "--descriptor_set_out=" + out, PROTO]
@@ -47,7 +48,26 @@ def compile_descriptors():
         if rc != 0:
             sys.exit("cri_client: cannot compile %s (exit %d)" % (os.path.join(HERE, PROTO), rc))
         with open(out, "rb") as f:
-            fds = descriptor_pb2.FileDescriptorSet.FromString(f.read())
+            return f.read()
+
+
+def compile_descriptors():
+    """The message classes of runtime.proto by name. $CRI_DESCRIPTOR_SET, if set, caches the
+    compiled set (a test makes many calls; compiling takes longer than the call)."""
+    cache = os.environ.get("CRI_DESCRIPTOR_SET")
+    data = None
+    if cache and os.path.exists(cache) and \
+            os.path.getmtime(cache) >= os.path.getmtime(os.path.join(HERE, PROTO)):
+        with open(cache, "rb") as f:
+            data = f.read()
+    if not data:
+        data = compile_proto()
+        if cache:
+            tmp = "%s.tmp.%d" % (cache, os.getpid())
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.rename(tmp, cache)
+    fds = descriptor_pb2.FileDescriptorSet.FromString(data)
     pool = descriptor_pool.DescriptorPool()
     for fd in fds.file:
         pool.Add(fd)
