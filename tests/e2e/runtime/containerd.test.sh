@@ -24,8 +24,7 @@ runtime_enter_private_ns 300 "$@"
 # shellcheck disable=SC2119 # no extra commands to require
 apiserver_require
 runtime_setup
-trap runtime_cleanup EXIT
-trap 'exit 143' TERM INT
+runtime_traps
 
 FIXTURE=$SRCDIR/tests/fixtures/pods/injected-cni.json
 POD=$("$CRI_PY" -c 'import json,sys; m=json.load(open(sys.argv[1]))["metadata"]; print(m["name"], m["namespace"], m["uid"])' "$FIXTURE")

@@ -5,8 +5,8 @@
 # kubelet drives it (tests/tools/cri/cri_client.py). See docs/testing-runtimes.md.
 # What the runtime sees is the node's CNI layout: a conf dir and a bin dir of our own, whose
 # conflist the tests (or the node agent) edit while containerd runs.
-# Source it, then: runtime_require; runtime_enter_private_ns "$@"; runtime_setup; trap runtime_cleanup
-# EXIT; containerd_start; then cri_run/cri_status/cri_stop/cri_rm.
+# Source it, then: runtime_require; runtime_enter_private_ns LIMIT "$@"; runtime_setup;
+# runtime_traps; containerd_start; then cri, cri_run, cri_remove.
 set -u
 RUNTIME_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CRI_TOOLS=$(cd "$RUNTIME_SRC/../../tools/cri" && pwd)
@@ -47,7 +47,8 @@ runtime_enter_private_ns() {
     local limit=$1
     shift
     if [ -z "${CNIBOX_RUNTIME_INNER:-}" ]; then
-        CNIBOX_RUNTIME_INNER=1 exec timeout -k 10 "$limit" \
+        # -k 30: after the TERM, runtime_cleanup gets time to stop sandboxes and containerd.
+        CNIBOX_RUNTIME_INNER=1 exec timeout -k 30 "$limit" \
             unshare -n -m -p -f --propagation private --mount-proc --kill-child=SIGTERM -- bash "$0" "$@"
     fi
     [ -n "${CNIBOX_TEST_TRACE:-}" ] && set -x
@@ -80,22 +81,43 @@ runtime_setup() {
     fi
 }
 
+# runtime_traps: cleanup on exit, and an exit (so cleanup) on the signals a test runner or a closed
+# pipe sends; bounded by the -k of runtime_enter_private_ns.
+runtime_traps() {
+    trap runtime_cleanup EXIT
+    trap 'exit 143' TERM
+    trap 'exit 130' INT
+    trap 'exit 129' HUP
+    trap 'trap "" PIPE; exit 141' PIPE
+}
+
 runtime_cleanup() {
-    local id m
-    for id in "${SANDBOXES[@]:-}"; do
-        [ -n "$id" ] || continue
-        cri stop "$id" >/dev/null 2>&1
-        cri rm "$id" >/dev/null 2>&1
-    done
+    local id m left
+    # Sandboxes still there (a failed check): stopped and removed through the CRI, so containerd
+    # runs DEL and removes netns, shims and cgroups itself; short timeouts, as this runs on a signal.
+    if [ -n "${CONTAINERD_PID:-}" ] && kill -0 "$CONTAINERD_PID" 2>/dev/null; then
+        for id in "${SANDBOXES[@]:-}"; do
+            [ -n "$id" ] || continue
+            cri_quick stop "$id" >/dev/null 2>&1
+            cri_quick rm "$id" >/dev/null 2>&1
+        done
+    fi
     containerd_stop
-    # Shims and pause processes containerd could not end: ours by pid (we are pid 1 of this pid
-    # namespace, so every other process here is ours); the kernel would kill them anyway when we exit,
-    # but their cgroups must be empty before they can be removed below.
-    for m in $(ps -eo pid= 2>/dev/null); do
-        [ "$m" = 1 ] || [ "$m" = $$ ] || [ "$m" = "$BASHPID" ] && continue
-        grep -qE 'containerd-shim|pause' "/proc/$m/cmdline" 2>/dev/null && kill -9 "$m" 2>/dev/null
+    # Shims and pause processes containerd could not end: killed by pid. We are pid 1 of this pid
+    # namespace, so every process listed here is ours; the kernel would kill them when we exit, but
+    # their cgroups must be empty before they can be removed below.
+    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; do
+        left=
+        for m in $(ps -eo pid= 2>/dev/null); do
+            [ "$m" = 1 ] && continue
+            if grep -qE '^(/usr/bin/)?containerd-shim|^/pause' "/proc/$m/cmdline" 2>/dev/null; then
+                kill -9 "$m" 2>/dev/null
+                left=1
+            fi
+        done
+        [ -z "$left" ] && break
+        sleep 0.1
     done
-    sleep 0.2
     # Sandbox netns (bind mounts in /run/netns, a tmpfs of this namespace) and rootfs mounts under
     # $WORK: unmounted so rm -rf below cannot fail on them.
     if [ -n "${WORK:-}" ]; then
@@ -168,6 +190,10 @@ cri() {
     CRI_DESCRIPTOR_SET=$WORK/runtime.desc timeout 90 "$CRI_PY" "$CRI_TOOLS/cri_client.py" \
         --socket "$SOCK" --timeout 60 "$@"
 }
+cri_quick() {
+    CRI_DESCRIPTOR_SET=$WORK/runtime.desc timeout 10 "$CRI_PY" "$CRI_TOOLS/cri_client.py" \
+        --socket "$SOCK" --timeout 8 "$@"
+}
 
 # containerd in the background (log: $WORK/containerd/containerd.log), the pause image imported;
 # exits 77 if containerd cannot serve the CRI here.
@@ -175,7 +201,9 @@ containerd_start() {
     local o
     containerd_config
     pause_image_build
-    containerd --config "$WORK/containerd/config.toml" >"$WORK/containerd/containerd.log" 2>&1 &
+    # Its own session: the TERM a test runner sends to our process group must leave it alive for
+    # runtime_cleanup to stop the sandboxes through it.
+    setsid containerd --config "$WORK/containerd/config.toml" >"$WORK/containerd/containerd.log" 2>&1 &
     CONTAINERD_PID=$!
     for _ in $(seq 1 100); do   # at most 10 s
         [ -S "$SOCK" ] && break
@@ -211,11 +239,6 @@ cri_run() {
     SANDBOX=$(cat "$WORK/cri.out")
     [ -n "$SANDBOX" ] && SANDBOXES+=("$SANDBOX")
     return $r
-}
-
-# cri_status_field ID FIELD: one field (state, ip, netns, pid) of PodSandboxStatus.
-cri_status_field() {
-    cri status "$1" | sed -n "s/^$2 //p"
 }
 
 # cri_remove ID: StopPodSandbox (CNI DEL, netns removed) + RemovePodSandbox.
