@@ -157,11 +157,12 @@ sandbox_check "$id"
 plugin_log | tail -n +$((n0 + 1)) | grep -q "pod $POD_NS/$POD_NAME: redirect rules programmed" ||
     fail "plugin did not program the pod: $(plugin_log | tail -n +$((n0 + 1)))"
 rules=$(netns_rules "$NETNS")
-echo "$rules" | grep -q -- '-A OUTPUT -p tcp -j ISTIO_OUTPUT\|-A OUTPUT -j ISTIO_OUTPUT\|jump ISTIO_OUTPUT' ||
+# iptables (legacy or nft) or native nftables (chains istio-output, ... in table istio-proxy-nat).
+echo "$rules" | grep -q -- '-A OUTPUT -j ISTIO_OUTPUT\|jump ISTIO_OUTPUT\|jump istio-output' ||
     fail "no ISTIO_OUTPUT jump in the sandbox netns: $rules"
-echo "$rules" | grep -q -- 'ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006\|redirect to :15006' ||
+echo "$rules" | grep -q -- '-A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006\|redirect to :15006' ||
     fail "no inbound redirect in the sandbox netns: $rules"
-echo "$rules" | grep -q -- 'ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001\|redirect to :15001' ||
+echo "$rules" | grep -q -- '-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001\|redirect to :15001' ||
     fail "no outbound redirect in the sandbox netns: $rules"
 echo "ok installed: sandbox ${id:0:12} ready, $IP, ISTIO rules in $NETNS"
 t0=$(date +%s%N)
@@ -181,7 +182,7 @@ echo "RunPodSandbox (no istio-cni) took $(ms_since "$t0") ms"
 id=$SANDBOX
 sandbox_check "$id"
 rules=$(netns_rules "$NETNS")
-echo "$rules" | grep -q ISTIO && fail "uninstalled: the sandbox netns has ISTIO rules: $rules"
+echo "$rules" | grep -qi istio && fail "uninstalled: the sandbox netns has ISTIO rules: $rules"
 [ "$(log_lines)" = "$n0" ] || fail "uninstalled: the plugin still ran: $(plugin_log | tail -n +$((n0 + 1)))"
 echo "ok uninstalled: sandbox ${id:0:12} ready, $IP, no ISTIO rules"
 cri_remove "$id"
