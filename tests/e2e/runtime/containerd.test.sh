@@ -7,7 +7,8 @@
 # the fixture tests/fixtures/pods/injected-cni.json, served by the stand-in API server.
 #  1. plugin installed: the conflist = bridge + host-local + the istio-cni entry as the installer
 #     writes it. RunPodSandbox (metadata = the fixture's name/namespace/uid, which containerd passes
-#     as K8S_POD_* CNI_ARGS) gives a ready sandbox whose netns holds our ISTIO_* redirect rules;
+#     as K8S_POD_* CNI_ARGS) gives a ready sandbox whose netns holds our ISTIO_* redirect rules,
+#     and TCP from that netns to the gateway lands on port 15001 there;
 #     StopPodSandbox + RemovePodSandbox run DEL, release the address and remove the netns.
 #  2. plugin uninstalled (the entry, kubeconfig and binary removed, as the agent does on SIGTERM):
 #     once containerd has reloaded the conflist, a new sandbox of the same pod starts without error
@@ -145,6 +146,31 @@ sandbox_gone() {
     return 0
 }
 
+# redirect_probe NETNS: prints what TCP from NETNS to the gateway's port 18080 gets, with a
+# "sidecar" listening on 15001 in NETNS: "sidecar" if the rules redirected it; otherwise an error
+# (nothing listens on the gateway, so the connection is refused).
+redirect_probe() {
+    local ns=$1 listener o
+    rm -f "$WORK/sidecar.ready"
+    nsenter --net="$ns" "$CRI_PY" - "$WORK/sidecar.ready" <<'PY' &
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 15001)); s.listen(1); s.settimeout(15)
+open(sys.argv[1], "w").close()
+c, _ = s.accept(); c.sendall(b"sidecar\n"); c.close()
+PY
+    listener=$!
+    for _ in $(seq 1 100); do [ -e "$WORK/sidecar.ready" ] && break; sleep 0.1; done
+    o=$(nsenter --net="$ns" timeout 10 "$CRI_PY" -c '
+import socket, sys
+c = socket.create_connection((sys.argv[1], 18080), timeout=5)
+print(c.recv(100).decode().strip())' "$SUBNET.1" 2>&1 | tail -1)
+    kill "$listener" 2>/dev/null
+    wait "$listener" 2>/dev/null
+    echo "$o"
+}
+
 # 1. istio-cni in the chain.
 install_plugin
 wait_cni_loaded yes istio-cni
@@ -164,7 +190,9 @@ echo "$rules" | grep -q -- '-A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 1
     fail "no inbound redirect in the sandbox netns: $rules"
 echo "$rules" | grep -q -- '-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001\|redirect to :15001' ||
     fail "no outbound redirect in the sandbox netns: $rules"
-echo "ok installed: sandbox ${id:0:12} ready, $IP, ISTIO rules in $NETNS"
+o=$(redirect_probe "$NETNS")
+[ "$o" = sidecar ] || fail "outbound TCP from the sandbox was not redirected to 15001: $o"
+echo "ok installed: sandbox ${id:0:12} ready, $IP, ISTIO rules in $NETNS, outbound TCP redirected to 15001"
 t0=$(date +%s%N)
 cri_remove "$id"
 echo "Stop+RemovePodSandbox took $(ms_since "$t0") ms"
@@ -183,8 +211,10 @@ id=$SANDBOX
 sandbox_check "$id"
 rules=$(netns_rules "$NETNS")
 echo "$rules" | grep -qi istio && fail "uninstalled: the sandbox netns has ISTIO rules: $rules"
+o=$(redirect_probe "$NETNS")
+[ "$o" = sidecar ] && fail "uninstalled: outbound TCP from the sandbox was still redirected"
 [ "$(log_lines)" = "$n0" ] || fail "uninstalled: the plugin still ran: $(plugin_log | tail -n +$((n0 + 1)))"
-echo "ok uninstalled: sandbox ${id:0:12} ready, $IP, no ISTIO rules"
+echo "ok uninstalled: sandbox ${id:0:12} ready, $IP, no ISTIO rules, outbound TCP not redirected ($o)"
 cri_remove "$id"
 sandbox_gone "$id" "$NETNS" "$IP"
 echo "ok uninstalled: Stop+Remove released $IP"
