@@ -21,7 +21,7 @@ ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 runtime_require() {
     local c
     [ "$(id -u)" = 0 ] || skip "needs root"
-    for c in containerd ctr containerd-shim-runc-v2 runc unshare nsenter timeout cc ip; do
+    for c in "${CONTAINERD:-containerd}" ctr containerd-shim-runc-v2 runc unshare nsenter timeout cc ip; do
         command -v "$c" >/dev/null || skip "$c not installed (tests/deps.sh installs containerd, runc)"
     done
     for c in bridge host-local loopback; do
@@ -203,14 +203,16 @@ containerd_start() {
     pause_image_build
     # Its own session: the TERM a test runner sends to our process group must leave it alive for
     # runtime_cleanup to stop the sandboxes through it.
-    setsid containerd --config "$WORK/containerd/config.toml" >"$WORK/containerd/containerd.log" 2>&1 &
+    # $CONTAINERD: another containerd build to test (the config is version 2, which 1.x and 2.x read).
+    setsid "${CONTAINERD:-containerd}" --config "$WORK/containerd/config.toml" \
+        >"$WORK/containerd/containerd.log" 2>&1 &
     CONTAINERD_PID=$!
     for _ in $(seq 1 100); do   # at most 10 s
         [ -S "$SOCK" ] && break
         kill -0 "$CONTAINERD_PID" 2>/dev/null || break
         sleep 0.1
     done
-    [ -S "$SOCK" ] || skip "containerd did not start here: $(tail -5 "$WORK/containerd/containerd.log")"
+    [ -S "$SOCK" ] || skip "containerd did not start here (${CONTAINERD:-containerd}): $(tail -5 "$WORK/containerd/containerd.log")"
     o=$(cri version 2>&1) || skip "containerd serves no CRI here: $o; $(grep -i 'cri\|error' "$WORK/containerd/containerd.log" | tail -5)"
     echo "runtime: $o"
     o=$(timeout 60 ctr --address "$SOCK" -n k8s.io images import --snapshotter native \
