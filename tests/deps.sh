@@ -9,6 +9,8 @@ pkgs=(
         iptables nftables iproute2 util-linux procps containernetworking-plugins
         python3 openssl curl hyperfine
         podman runc conmon busybox-static
+        # e2e/runtime: containerd's CRI, and the CRI client's gRPC + protobuf (for /usr/bin/python3).
+        containerd python3-grpcio python3-grpc-tools python3-protobuf
 )
 missing=()
 for p in "${pkgs[@]}"; do
