@@ -777,6 +777,8 @@ static int sleep_watch(struct agent *a, bool force_poll, bool *said_polling) {
                 return r < 0 ? r : 0;
         }
         if (!atomic_load(&a->ready)) {
+                log_info("ready: istio-cni is installed in %s; watching %zu paths%s", install_conf_path(a->inst),
+                         strv_length(paths), polling ? " (polling)" : "");
                 set_ready(a, true);
                 metrics_counter_add(a->m, "istio_cni_installs_total", "result=\"SUCCESS\"", 1);
         }

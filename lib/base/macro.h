@@ -38,6 +38,12 @@ static inline char **strv_free(char **l) {
         return NULL;
 }
 static inline void strv_freep(char ***p) { strv_free(*p); }
+static inline size_t strv_length(char *const *l) {
+        size_t n = 0;
+        while (l && l[n])
+                n++;
+        return n;
+}
 
 #define _cleanup_free_ _cleanup_(freep)
 #define _cleanup_close_ _cleanup_(closep)
