@@ -3,7 +3,7 @@
 # The whole test suite: install what is missing, build, run every test (unit, golden, end-to-end)
 # with CTest, again under ASan+UBSan, then each libFuzzer target for a short fixed time.
 # Tests that program rules run only in namespaces they create. Everything after installing the
-# dependencies runs under tests/leak-check.sh, which compares the host's namespaces, temp dirs,
+# dependencies runs under tests/leakcheck.sh, which compares the host's namespaces, temp dirs,
 # `ip rule`, routes, iptables and nft state before and after, and fails with a diff on any
 # difference. Usage (as root): tests/run-all.sh
 set -euo pipefail
@@ -13,7 +13,7 @@ if [ "${1:-}" != --inside-leak-check ]; then
         bash tests/deps.sh
         start=$(date +%s)
         rc=0
-        bash tests/leak-check.sh bash "$0" --inside-leak-check || rc=$?
+        bash tests/leakcheck.sh bash "$0" --inside-leak-check || rc=$?
         echo "run-all: $([ $rc = 0 ] && echo PASSED || echo "FAILED (exit $rc)") in $(( $(date +%s) - start )) s"
         exit $rc
 fi
