@@ -4,7 +4,7 @@
 # default sidecar rules (the flags Istio's injector generates), send real traffic through them
 # (outbound from an app uid, inbound from a peer namespace) to a stand-in proxy that prints each
 # connection's original destination, then run the live validation as the proxy uid (1337).
-# Installs what is missing and builds first. Usage: sudo tests/demo.sh [extra istio-iptables flags]
+# Installs what is missing and builds first. Usage (as root): tests/demo.sh [extra istio-iptables flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo: run as root (it creates network namespaces)" >&2; exit 1; }
@@ -15,8 +15,16 @@ B=$PWD/build/cnibox
 # Debian's interpreter: a per-user one (pyenv under /root) is not readable by uid 1337/1000.
 PY=/usr/bin/python3
 pod=cnibox-demo-pod-$$ peer=cnibox-demo-peer-$$
-cleanup() { ip netns del "$pod" 2>/dev/null || true; ip netns del "$peer" 2>/dev/null || true; }
+proxy=
+# Also the veth, if a step failed before it moved into the namespaces, and the stand-in proxy.
+cleanup() {
+        if [ -n "$proxy" ]; then kill "$proxy" 2>/dev/null || true; fi
+        ip link del "cnibox-d$$" 2>/dev/null || true
+        ip netns del "$pod" 2>/dev/null || true
+        ip netns del "$peer" 2>/dev/null || true
+}
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 in_pod() { ip netns exec "$pod" "$@"; }
 
 echo "== 1. a throwaway pod network namespace ($pod) and a peer ($peer)"
@@ -47,6 +55,7 @@ echo "-- a peer connects to the pod at 10.244.0.10:8080:"
 ip netns exec "$peer" "$PY" -c '
 import socket; s = socket.create_connection(("10.244.0.10", 8080), timeout=5); print("   peer got:", s.recv(100).decode().strip())'
 wait "$proxy"
+proxy=
 
 echo "== 4. live validation as the proxy uid (what the istio-validation init container does)"
 in_pod setpriv --reuid=1337 --regid=1337 --clear-groups "$B" istio-validation

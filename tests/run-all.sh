@@ -2,10 +2,21 @@
 # SPDX-License-Identifier: Apache-2.0
 # The whole test suite: install what is missing, build, run every test (unit, golden, end-to-end)
 # with CTest, again under ASan+UBSan, then each libFuzzer target for a short fixed time.
-# Tests that program rules run only in namespaces they create. Usage: sudo tests/run-all.sh
+# Tests that program rules run only in namespaces they create. Everything after installing the
+# dependencies runs under tests/leakcheck.sh, which compares the host's namespaces, temp dirs,
+# `ip rule`, routes, iptables and nft state before and after, and fails with a diff on any
+# difference. Usage (as root): tests/run-all.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tests/deps.sh
+if [ "${1:-}" != --inside-leak-check ]; then
+        [ "$(id -u)" = 0 ] || { echo "run-all: run as root (the end-to-end tests create namespaces)" >&2; exit 1; }
+        bash tests/deps.sh
+        start=$(date +%s)
+        rc=0
+        bash tests/leakcheck.sh bash "$0" --inside-leak-check || rc=$?
+        echo "run-all: $([ $rc = 0 ] && echo PASSED || echo "FAILED (exit $rc)") in $(( $(date +%s) - start )) s"
+        exit $rc
+fi
 jobs=$(nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 

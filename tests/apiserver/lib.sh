@@ -12,9 +12,17 @@ apiserver_require() {
     done
 }
 
+# Every directory apiserver_start created (it holds a test CA key and a token). apiserver_stop
+# removes them all: a caller's `APISERVER_DIR= apiserver_start` scopes APISERVER_DIR to that one
+# call, so apiserver_stop cannot rely on it naming the directory (that leaked one per call).
+APISERVER_DIRS_MADE=()
+
 # apiserver_start [server flags...]: certs + server on a free loopback port + kubeconfig.
 apiserver_start() {
-    APISERVER_DIR=${APISERVER_DIR:-$(mktemp -d /tmp/cnibox-apiserver.XXXXXX)}
+    if [ -z "${APISERVER_DIR:-}" ]; then
+        APISERVER_DIR=$(mktemp -d /tmp/cnibox-apiserver.XXXXXX) || return 1
+        APISERVER_DIRS_MADE+=("$APISERVER_DIR")
+    fi
     APISERVER_TOKEN=${APISERVER_TOKEN:-tok-$$-$RANDOM}
     "$APISERVER_SRC/gen-certs.sh" "$APISERVER_DIR/tls" || return 1
     rm -f "$APISERVER_DIR/ready"
@@ -49,7 +57,12 @@ apiserver_stop() {
         wait "$APISERVER_PID" 2>/dev/null
         APISERVER_PID=
     fi
-    [ -n "${APISERVER_DIR:-}" ] && [ -z "${KEEP_TMP:-}" ] && rm -rf "$APISERVER_DIR"
+    if [ -z "${KEEP_TMP:-}" ]; then
+        local d
+        for d in "${APISERVER_DIR:-}" "${APISERVER_DIRS_MADE[@]}"; do [ -n "$d" ] && rm -rf "$d"; done
+        APISERVER_DIRS_MADE=()
+        APISERVER_DIR=
+    fi
     return 0
 }
 

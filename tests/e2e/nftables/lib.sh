@@ -13,9 +13,13 @@ done
 T=$(mktemp -d /tmp/cnibox-nft-e2e.XXXXXX)
 NS_PREFIX=cnibox-test-$$
 NETNS=()
+# Deletes by name prefix, not only by the NETNS list: a test that calls `A=$(newns a)` runs newns in
+# a subshell, so its `NETNS+=` never reaches this shell (that leaked every namespace before).
 cleanup_all() {
   local n
-  for n in "${NETNS[@]}"; do ip netns del "$n" 2>/dev/null; done
+  for n in "${NETNS[@]}" $(ip netns list 2>/dev/null | awk -v p="$NS_PREFIX-" 'index($1, p) == 1 { print $1 }'); do
+    ip netns del "$n" 2>/dev/null
+  done
   rm -rf "$T"
 }
 trap cleanup_all EXIT
@@ -36,7 +40,8 @@ have_native_flag() {
   [ -n "${CNIBOX:-}" ] && [ -x "$CNIBOX" ] && "$CNIBOX" istio-iptables --help 2>&1 | grep -q -- '--native-nftables'
 }
 
-newns() { # newns NAME: creates ${NS_PREFIX}-NAME with lo up; prints the full name
+newns() { # newns NAME: creates ${NS_PREFIX}-NAME with lo up; prints the full name (the EXIT trap
+           # deletes it by its prefix, so `X=$(newns x)` is safe)
   local n=$NS_PREFIX-$1
   ip netns add "$n" || exit 1
   NETNS+=("$n")
