@@ -107,6 +107,110 @@ static bool all_finite(const cJSON *j) {
         return true;
 }
 
+/* Go's encoding/json refuses control characters (< 0x20) inside strings, and anything but space,
+ * \t, \n and \r between tokens; cJSON lets both through. */
+static bool json_controls_ok(const char *s, size_t n) {
+        bool in_str = false;
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if (!in_str) {
+                        if (c == '"')
+                                in_str = true;
+                        else if (c < 0x20 && c != ' ' && c != '\t' && c != '\n' && c != '\r')
+                                return false;
+                        continue;
+                }
+                if (c < 0x20)
+                        return false;
+                if (c == '"')
+                        in_str = false;
+                else if (c == '\\' && ++i < n && (unsigned char)s[i] < 0x20)
+                        return false;
+        }
+        return true;
+}
+
+/* A body-level "\u0000" would end cJSON's C string early, and a truncated prefix of the line
+ * could then parse. Go keeps the NUL, and the line fails to parse. Make it \u0001: still a
+ * control character, so json_controls_ok() drops the line the same way. Inside a JSON string a
+ * backslash always starts a two-character escape, which keeps "\\u0000" (a line-level escape) apart. */
+static void body_nul_escapes(char *s) {
+        for (; *s; s++) {
+                if (*s != '\\')
+                        continue;
+                if (s[1] == 'u' && s[2] == '0' && s[3] == '0' && s[4] == '0' && s[5] == '0')
+                        s[5] = '1';
+                if (s[1])
+                        s++;
+        }
+}
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629), or 0. */
+static size_t utf8_seq(const unsigned char *s) {
+        unsigned char c = s[0];
+        size_t k;
+        uint32_t cp;
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf)
+                k = 1, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+                k = 2, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+                k = 3, cp = c & 0x07;
+        else
+                return 0;
+        for (size_t j = 1; j <= k; j++) {
+                if ((s[j] & 0xc0) != 0x80)
+                        return 0;       /* also stops at the terminating NUL */
+                cp = (cp << 6) | (s[j] & 0x3f);
+        }
+        if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        return k + 1;
+}
+
+/* As Go's decoder does, replaces each byte of invalid UTF-8 with U+FFFD, so what the agent
+ * re-emits is valid JSON text. *p is a cJSON-allocated string; replaced in place. */
+static int utf8_fix(char **p) {
+        const unsigned char *s = (const unsigned char *)*p;
+        size_t bad = 0, n = 0;
+        for (size_t k; s[n]; n += k ? k : 1)
+                if (!(k = utf8_seq(s + n)))
+                        bad++;
+        if (!bad)
+                return 0;
+        char *out = cJSON_malloc(n + 2 * bad + 1), *o = out;
+        if (!out)
+                return -ENOMEM;
+        for (size_t i = 0, k; s[i]; i += k ? k : 1) {
+                k = utf8_seq(s + i);
+                if (k) {
+                        memcpy(o, s + i, k);
+                        o += k;
+                } else {
+                        memcpy(o, "\xef\xbf\xbd", 3);
+                        o += 3;
+                }
+        }
+        *o = '\0';
+        cJSON_free(*p);
+        *p = out;
+        return 0;
+}
+
+static int utf8_fix_tree(cJSON *j) {
+        int r;
+        if (j->string && !(j->type & cJSON_StringIsConst) && (r = utf8_fix(&j->string)) < 0)
+                return r;
+        if (cJSON_IsString(j) && j->valuestring && (r = utf8_fix(&j->valuestring)) < 0)
+                return r;
+        for (cJSON *c = j->child; c; c = c->next)
+                if ((r = utf8_fix_tree(c)) < 0)
+                        return r;
+        return 0;
+}
+
 struct keyed {
         const char *key;
         size_t idx;
@@ -149,6 +253,8 @@ static bool level_valid(const char *l) {
 /* Parses one log line and emits it; returns 1 (emitted), 0 (dropped) or -ENOMEM. */
 static int entry_one(const char *line, logsink_emit_fn emit, void *userdata) {
         const char *end = NULL;
+        if (!json_controls_ok(line, strlen(line)))
+                return 0;
         cJSON *o = cJSON_ParseWithOpts(line, &end, false);
         if (!o)
                 return 0;       /* cJSON does not tell a parse error from ENOMEM: count it dropped */
@@ -158,6 +264,9 @@ static int entry_one(const char *line, logsink_emit_fn emit, void *userdata) {
         while (end && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
                 end++;
         if (!end || *end != '\0' || !cJSON_IsObject(o) || !all_finite(o))
+                goto out;
+        r = utf8_fix_tree(o);
+        if (r < 0)
                 goto out;
         r = dedupe_keys(o);
         if (r < 0)
@@ -208,6 +317,9 @@ int logsink_parse(const char *body, size_t len, logsink_emit_fn emit, void *user
                 return -ENOMEM;
         memcpy(buf, body, len);
         buf[len] = '\0';
+        if (!json_controls_ok(buf, len))
+                return -EBADMSG;
+        body_nul_escapes(buf);
 
         const char *end = NULL;
         cJSON *arr = cJSON_ParseWithOpts(buf, &end, false);
@@ -216,14 +328,15 @@ int logsink_parse(const char *body, size_t len, logsink_emit_fn emit, void *user
         while (end && json_ws(*end))
                 end++;
         int r = 0;
-        if (!end || *end != '\0' || !cJSON_IsArray(arr))
+        /* Go decodes a JSON null into a []string or a string as "nothing there", without error. */
+        if (!end || *end != '\0' || !(cJSON_IsArray(arr) || cJSON_IsNull(arr)))
                 r = -EBADMSG;
         for (const cJSON *c = arr->child; r == 0 && c; c = c->next)
-                if (!cJSON_IsString(c))
+                if (!cJSON_IsString(c) && !cJSON_IsNull(c))
                         r = -EBADMSG;
         size_t accepted = 0, dropped = 0;
         for (const cJSON *c = arr->child; r == 0 && c; c = c->next) {
-                int k = entry_one(c->valuestring, emit, userdata);
+                int k = cJSON_IsNull(c) ? 0 : entry_one(c->valuestring, emit, userdata);
                 if (k < 0)
                         r = k;
                 else if (k > 0)

@@ -8,7 +8,11 @@
  * only when it is a JSON object with a string "msg", a "level" of debug|info|warn|error and a
  * "time" that Go's time.Parse(time.RFC3339Nano) accepts; everything else is dropped and counted.
  * Keys are case-sensitive; a key given twice takes its last value (as Go's map decoding does).
- * An entry holding a non-finite number (1e999: Go cannot decode it either) is dropped.
+ * An entry holding a non-finite number (1e999: Go cannot decode it either) or a raw control
+ * character (which Go's decoder refuses and cJSON would let through) is dropped. Invalid UTF-8 in
+ * keys and strings becomes U+FFFD, byte by byte, as in Go, so the entries re-emit as valid JSON.
+ * A body of JSON null, or a null element, is no entry and no error (Go's []string decoding); a
+ * string holding an escaped NUL (\u0000) is cut there (cJSON's strings are C strings).
  *
  * The HTTP framing (the socket, the 200 reply, serialising concurrent plugins' output under one
  * mutex) is the agent's: this module is pure, so it can be fuzzed and tested table-driven. */
@@ -37,8 +41,8 @@ struct logsink_entry {
 typedef void (*logsink_emit_fn)(const struct logsink_entry *e, void *userdata);
 
 /* Parses a POST /log body (len bytes, need not be NUL-terminated). Returns 0 with the counts of
- * emitted and dropped entries (either ret_* may be NULL), -EBADMSG if the body is not a JSON array
- * of strings (nothing emitted), -EFBIG past LOGSINK_MAX_BODY, -ENOMEM. */
+ * emitted and dropped entries (either ret_* may be NULL; a null element counts as dropped),
+ * -EBADMSG if the body is not a JSON array of strings or null (nothing emitted), -EFBIG past LOGSINK_MAX_BODY, -ENOMEM. */
 int logsink_parse(const char *body, size_t len, logsink_emit_fn emit, void *userdata,
                   size_t *ret_accepted, size_t *ret_dropped);
 
