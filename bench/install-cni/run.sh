@@ -81,7 +81,8 @@ for i in range(250):
     items.append(p)
 json.dump(items, sys.stdout)
 PY
-apiserver_admin POST /__admin/pods "$(cat /tmp/pods250.json)" >/dev/null || die "cannot load 250 pods"
+curl -sSf --max-time 30 --cacert "$APISERVER_DIR/tls/ca.crt" -H 'Content-Type: application/json' \
+    --data @/tmp/pods250.json "https://127.0.0.1:$APISERVER_PORT/__admin/pods" >/dev/null || die "cannot load 250 pods"
 $PROBE ready env NODE_NAME=bench-node "$CNIBOX" install-cni >/dev/null || die "not ready"
 pid=$(cat /tmp/bench-agent.pid)
 wait_until 20 bash -c "curl -s 127.0.0.1:15014/metrics | grep -q '^cnibox_podcache_pods 250'" ||

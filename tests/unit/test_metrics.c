@@ -328,15 +328,16 @@ START_TEST(test_label_escape) {
 END_TEST
 
 #define N_THREADS 8
-#define N_ADDS 20000
+#define N_ADDS 100000
 
 static void *adder(void *arg) {
         struct metrics *m = arg;
         for (int i = 0; i < N_ADDS; i++) {
                 if (metrics_counter_add(m, "c_total", (i & 1) ? "r=\"odd\"" : "r=\"even\"", 1) < 0 ||
+                    metrics_counter_add(m, "c_total", NULL, 0.5) < 0 ||
                     metrics_histogram_observe(m, "h", NULL, (i % 4) * 0.5) < 0)
                         return (void *)1;
-                if (i % 1000 == 0) {
+                if (i % 5000 == 0) {
                         /* Renders race with the updates; the text must stay well-formed. */
                         char *t = NULL;
                         if (metrics_render(m, &t, NULL) < 0 || !strstr(t, "# TYPE h histogram\n"))
@@ -366,6 +367,8 @@ START_TEST(test_concurrency) {
         ck_assert_int_eq(metrics_get(m, "c_total", "r=\"even\"", &even), 0);
         ck_assert(odd == N_THREADS * N_ADDS / 2);
         ck_assert(even == N_THREADS * N_ADDS / 2);
+        ck_assert_int_eq(metrics_get(m, "c_total", NULL, &odd), 0);
+        ck_assert(odd == N_THREADS * N_ADDS * 0.5);
         uint64_t count;
         double sum;
         ck_assert_int_eq(metrics_histogram_get(m, "h", NULL, &count, &sum), 0);
