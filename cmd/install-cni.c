@@ -517,7 +517,7 @@ static void start_log_socket(struct agent *a, const char *run_dir) {
         r = httpd_listen_unix(a->log_sock_path, 0666, &fd);
         if (r >= 0) {
                 a->log_sock_fd_peek = fd;
-                r = httpd_start(fd, &(struct httpd_options){ .max_conns = 128, .max_body = 8u << 20 }, log_handler, a,
+                r = httpd_start(fd, &(struct httpd_options){ .max_conns = 128, .max_body = LOGSINK_MAX_BODY }, log_handler, a,
                                 &a->logsrv);
         }
         if (r < 0) {
