@@ -457,7 +457,34 @@ int metrics_histogram_get(struct metrics *m, const char *name, const char *label
         return 0;
 }
 
-/* The shortest %g form that reads back to v; Prometheus' spellings of the non-finite values. */
+/* As Prometheus' Go client prints a value (expfmt: strconv.FormatFloat(v, 'g', -1, 64)): the
+ * shortest digits that read back to v; %e form when the exponent is < -4 or >= 6 (strconv's rule
+ * for the shortest 'g'), else plain decimals. So 250 is "250", not C's shortest-%g "2.5e+02". */
+static void fmt_go_g(double v, char buf[static 32]) {
+        char e[40];
+        int prec, exp, nd;
+
+        /* Shortest significant digits that read back exactly. */
+        for (prec = 1; prec <= 17; prec++) {
+                snprintf(e, sizeof e, "%.*e", prec - 1, v);
+                if (strtod(e, NULL) == v)
+                        break;
+        }
+        exp = atoi(strchr(e, 'e') + 1);
+        /* Trailing zeros of the mantissa are not significant digits (C's %e keeps them). */
+        nd = prec;
+        {
+                char *m = strchr(e, 'e'), *d = m - 1;
+                while (nd > 1 && *d == '0')
+                        nd--, d--;
+        }
+        if (exp < -4 || exp >= 6) {
+                /* Go: mantissa digits, then e±XX with at least two exponent digits (as C). */
+                snprintf(buf, 32, "%.*e", nd - 1, v);
+        } else
+                snprintf(buf, 32, "%.*f", nd - 1 - exp > 0 ? nd - 1 - exp : 0, v);
+}
+
 static void fmt_double(double v, char buf[static 32]) {
         if (isnan(v)) {
                 strcpy(buf, "NaN");
@@ -467,11 +494,7 @@ static void fmt_double(double v, char buf[static 32]) {
                 strcpy(buf, v > 0 ? "+Inf" : "-Inf");
                 return;
         }
-        for (int prec = 1; prec <= 17; prec++) {
-                snprintf(buf, 32, "%.*g", prec, v);
-                if (strtod(buf, NULL) == v)
-                        return;
-        }
+        fmt_go_g(v, buf);
 }
 
 static const char *type_name(enum metrics_type t) {

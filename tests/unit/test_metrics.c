@@ -177,7 +177,10 @@ START_TEST(test_values) {
         ck_assert_int_eq(metrics_declare(m, "g", METRICS_GAUGE, NULL, NULL, 0), 0);
         ck_assert_int_eq(metrics_declare(m, "c", METRICS_COUNTER, NULL, NULL, 0), 0);
         static const struct { double v; const char *text; } cases[] = {
-                { 0, "0" }, { -0.5, "-0.5" }, { 0.1, "0.1" }, { 1e21, "1e+21" }, { 123456789, "123456789" },
+                /* Go's strconv.FormatFloat(v, 'g', -1, 64), as client_golang prints values: %e from an
+                 * exponent of 6 up, so 250 is "250" (C's shortest %g would say "2.5e+02"). */
+                { 0, "0" }, { -0.5, "-0.5" }, { 0.1, "0.1" }, { 1e21, "1e+21" }, { 123456789, "1.23456789e+08" },
+                { 250, "250" }, { 123456, "123456" }, { 1e6, "1e+06" }, { 0.0001, "0.0001" }, { 1e-5, "1e-05" },
                 { 1.0 / 3, "0.3333333333333333" }, { 5e-324, "5e-324" },
                 { INFINITY, "+Inf" }, { -INFINITY, "-Inf" }, { NAN, "NaN" },
         };
