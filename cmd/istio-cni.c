@@ -26,6 +26,26 @@
 
 #define STDIN_MAX (4u << 20)
 
+/* How a runtime drives the plugin: it is never run by hand, so --help says what the runtime sends. */
+static const char help_text[] =
+        "Usage: istio-cni            (run by a container runtime, not by hand)\n"
+        "The Istio CNI plugin (sidecar mode), chained after the pod's network plugin in a .conflist.\n"
+        "A CNI runtime (kubelet via containerd or CRI-O, podman) executes it with:\n"
+        "  env CNI_COMMAND      ADD programs the sidecar redirect in the pod's netns; CHECK verifies it;\n"
+        "                       DEL and GC succeed (the rules go with the netns); STATUS checks the API\n"
+        "                       server; VERSION prints the supported versions\n"
+        "  env CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME, CNI_PATH, CNI_ARGS (K8S_POD_NAMESPACE, K8S_POD_NAME)\n"
+        "  stdin                its entry of the conflist plus cniVersion, name and prevResult, e.g.\n"
+        "                       {\"type\":\"istio-cni\",\"cni_agent_run_dir\":\"/var/run/istio-cni\",\n"
+        "                        \"plugin_log_level\":\"info\",\"exclude_namespaces\":[\"kube-system\"],\n"
+        "                        \"add_timeout_ms\":60000}\n"
+        "It prints the result (prevResult passed through) or a CNI error JSON on stdout, logs JSON\n"
+        "lines on stderr and to <cni_agent_run_dir>/istio-cni.log, and sends them to the node agent's\n"
+        "<cni_agent_run_dir>/log.sock when it listens. The node agent (install-cni) installs the binary,\n"
+        "the kubeconfig and the conflist entry. Exit status: 0 success, 1 error (details on stdout).\n"
+        "With no CNI_COMMAND it prints its name and the supported CNI versions on stderr.\n"
+        "Reference: docs/istio-cni.md.\n";
+
 struct plugin {
         struct cni_env env;
         uint64_t t_start; /* CLOCK_MONOTONIC µs at main(); stage times are logged with the result */
@@ -387,9 +407,11 @@ int istio_cni_main(int argc, char **argv) {
         enum log_level lvl;
         int r, ret;
 
-        (void)argc;
-        (void)argv;
         p.t_start = now_usec();
+        if (argc > 1 && (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help"))) {
+                fputs(help_text, stdout);
+                return 0;
+        }
         log_setup("istio-cni", STDERR_FILENO, LOG_LEVEL_INFO, true);
         if (cni_env_load(NULL, &p.env, &p.err) < 0)
                 return fail(&p);
