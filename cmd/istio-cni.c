@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "cni/cni.h"
 #include "rules/config.h"
 #include "kernel/capture.h"
+#include "kube/httpc.h"
 #include "kube/k8s.h"
 #include "kube/kubeconfig.h"
 #include "base/log.h"
@@ -157,7 +159,8 @@ static int k8s_connect(struct plugin *p, const struct kubeconfig *kc, unsigned a
 
 /* The node agent's pod cache (cni-podcache, lib/agent/podcache.h): the pod without a TLS session of our
  * own. Returns 0 with *ret_pod, or < 0 after logging why the direct GET has to be used. */
-static int pod_from_agent(struct plugin *p, const char *podref, cJSON **ret_pod, const char **ret_source) {
+static int pod_from_agent(struct plugin *p, const char *podref, cJSON **ret_pod, const char **ret_source,
+                          const char **ret_label) {
         char path[4096], e[512] = "";
         bool cached = false;
         struct stat st;
@@ -177,6 +180,7 @@ static int pod_from_agent(struct plugin *p, const char *podref, cJSON **ret_pod,
                 return r;
         }
         *ret_source = cached ? "node agent cache" : "node agent (live GET)";
+        *ret_label = cached ? "cache" : "agent";
         return 0;
 }
 
@@ -219,7 +223,7 @@ static int capture_apply_in_netns(void *userdata) {
 static int add_or_check(struct plugin *p, bool check) {
         struct k8s_client *kc = NULL;
         struct kubeconfig kconf = { 0 };
-        const char *source = "API server";
+        const char *source = "API server", *source_label = "api";
         cJSON *pod = NULL;
         struct annotations_pod info;
         struct capture_config cfg;
@@ -267,7 +271,7 @@ static int add_or_check(struct plugin *p, bool check) {
                 ret = fail(p);
                 goto out;
         }
-        if (pod_from_agent(p, podref, &pod, &source) < 0) {
+        if (pod_from_agent(p, podref, &pod, &source, &source_label) < 0) {
                 if (k8s_connect(p, &kconf, 30, &kc) < 0) {
                         ret = fail(p);
                         goto out;
@@ -336,10 +340,22 @@ static int add_or_check(struct plugin *p, bool check) {
         }
         t_rules = now_usec();
         /* Per-stage times (idea: latency accounting) let an operator see whether the API server,
-         * the TLS set-up or the rules dominate a slow ADD. */
-        log_info("pod %s: %s in %.2f ms (set-up %.2f, pod from %s %.2f, rules %.2f)", podref,
-                 check ? "redirect rules verified" : "redirect rules programmed", (t_rules - p->t_start) / 1000.0,
-                 (t_client - p->t_start) / 1000.0, source, (t_pod - t_client) / 1000.0, (t_rules - t_pod) / 1000.0);
+         * the TLS set-up or the rules dominate a slow ADD. The labels are the contract with the
+         * node agent's log socket (§2.14): it turns them into its ADD latency histograms. */
+        {
+                const struct log_field f[] = {
+                        LOG_FIELD_STR("pod", podref),
+                        LOG_FIELD_STR("pod_source", source_label),
+                        LOG_FIELD_NUM("latency_setup_ms", (double)(t_client - p->t_start) / 1000.0),
+                        LOG_FIELD_NUM("latency_pod_lookup_ms", (double)(t_pod - t_client) / 1000.0),
+                        LOG_FIELD_NUM("latency_rules_ms", (double)(t_rules - t_pod) / 1000.0),
+                        LOG_FIELD_NUM("latency_total_ms", (double)(t_rules - p->t_start) / 1000.0),
+                };
+                log_msg_fields(LOG_LEVEL_INFO, f, ELEMENTSOF(f), "pod %s: %s in %.2f ms (set-up %.2f, pod from %s %.2f, rules %.2f)",
+                               podref, check ? "redirect rules verified" : "redirect rules programmed",
+                               (t_rules - p->t_start) / 1000.0, (t_client - p->t_start) / 1000.0, source,
+                               (t_pod - t_client) / 1000.0, (t_rules - t_pod) / 1000.0);
+        }
         ret = check ? 0 : pass(p);
 out:
         config_done(&cfg);
@@ -380,23 +396,84 @@ static int status(struct plugin *p) {
 }
 
 /* Spec §2.14: always tee to <run_dir>/istio-cni.log (JSON lines, info+), rolled at 10 MB with
- * one backup, the backup dropped after 2 days. Best effort: logging never fails a CNI command. */
+ * one backup, the backup dropped after 2 days. Best effort: logging never fails a CNI command.
+ * Concurrent ADDs rotate under flock() on the log itself, re-checking under the lock that the
+ * name still holds the inode they locked and that it is still over the limit: without that, a
+ * second rotation renames the fresh file over the backup and the backup is lost (issue 11 A8). */
 #define ROLLING_LOG_MAX (10u << 20)
 #define ROLLING_LOG_MAX_AGE (2 * 24 * 3600)
 static int open_rolling_log(const char *run_dir) {
         char path[4096], backup[4200];
-        struct stat st;
+        struct stat st, fst;
 
         if (!run_dir || !*run_dir)
                 return -1;
         if (snprintf(path, sizeof path, "%s/istio-cni.log", run_dir) >= (int)sizeof path)
                 return -1;
         snprintf(backup, sizeof backup, "%s.1", path);
-        if (stat(path, &st) == 0 && st.st_size >= (off_t)ROLLING_LOG_MAX)
+        for (int tries = 0; tries < 4; tries++) {
+                _cleanup_close_ int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd < 0)
+                        return -1;
+                if (fstat(fd, &fst) < 0 || fst.st_size < (off_t)ROLLING_LOG_MAX)
+                        return TAKE_FD(fd); /* the common case: no lock taken */
+                /* A bounded wait: a rotation is two renames; never hang an ADD on a stuck holder. */
+                for (int i = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; i++) {
+                        if (errno != EWOULDBLOCK && errno != EINTR)
+                                return TAKE_FD(fd);
+                        if (i >= 200)
+                                return TAKE_FD(fd);
+                        usleep(1000);
+                }
+                /* Re-stat under the lock: another process may have rotated meanwhile. */
+                if (stat(path, &st) < 0 || st.st_ino != fst.st_ino || st.st_dev != fst.st_dev)
+                        continue; /* our fd is the backup now: open the new file */
+                if (fstat(fd, &fst) < 0 || fst.st_size < (off_t)ROLLING_LOG_MAX) {
+                        (void)flock(fd, LOCK_UN);
+                        return TAKE_FD(fd);
+                }
                 (void)rename(path, backup);
+                (void)flock(fd, LOCK_UN);
+        }
         if (stat(backup, &st) == 0 && time(NULL) - st.st_mtime > ROLLING_LOG_MAX_AGE)
                 (void)unlink(backup);
         return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+}
+
+/* Spec §2.14: when <run_dir>/log.sock exists, the lines are kept in memory and sent to the node
+ * agent in one POST at process end. The agent re-emits them in its own stream and takes the ADD
+ * latency labels for its metrics. Best effort within LOG_SOCKET_TIMEOUT: a dead or slow agent
+ * costs at most that, and never changes the command's result. */
+#define LOG_SOCKET_NAME "log.sock"
+#define LOG_SOCKET_TIMEOUT_USEC (1000ULL * 1000)
+static bool log_socket_path(const struct cni_conf *c, char *buf, size_t size) {
+        struct stat st;
+        return c->cni_agent_run_dir && *c->cni_agent_run_dir &&
+               snprintf(buf, size, "%s/" LOG_SOCKET_NAME, c->cni_agent_run_dir) < (int)size && lstat(buf, &st) == 0 &&
+               S_ISSOCK(st.st_mode);
+}
+
+static void log_socket_flush(const char *path) {
+        static const char *const headers[] = { "Content-Type: application/json", NULL };
+        struct httpc_config hc = { .server = "http://unix", .unix_socket = path };
+        _cleanup_free_ char *body = NULL;
+        struct httpc *h = NULL;
+        size_t len = 0;
+        int status = 0;
+        char e[256] = "";
+
+        if (log_memory_take_json(&body, &len) < 0)
+                return;
+        log_set_memory(false, LOG_LEVEL_INFO);
+        if (httpc_new(&hc, &h, e, sizeof e) >= 0) {
+                struct httpc_request rq = { .method = "POST", .path = "/log", .headers = headers, .body = body,
+                                            .body_len = len, .timeout_usec = LOG_SOCKET_TIMEOUT_USEC };
+                int r = httpc_request(h, &rq, NULL, NULL, &status, e, sizeof e);
+                /* stderr only: the file already has these lines, and the socket is what failed. */
+                if (r < 0 || status != 200)
+                        log_debug("log socket %s: not delivered (%s)", path, r < 0 ? e : "non-200 answer");
+        }
+        httpc_free(h);
 }
 
 int istio_cni_main(int argc, char **argv) {
@@ -405,6 +482,8 @@ int istio_cni_main(int argc, char **argv) {
         _cleanup_free_ char *in = NULL;
         size_t len = 0;
         enum log_level lvl;
+        char sock[4096];
+        bool have_sock = false;
         int r, ret;
 
         p.t_start = now_usec();
@@ -437,6 +516,11 @@ int istio_cni_main(int argc, char **argv) {
         log_fd = open_rolling_log(p.conf.cni_agent_run_dir);
         if (log_fd >= 0)
                 log_set_tee(log_fd, LOG_LEVEL_INFO);
+        /* The agent gets info and above whatever plugin_log_level says (its latency metrics come
+         * from the summary line), and debug lines too when they are on. */
+        have_sock = log_socket_path(&p.conf, sock, sizeof sock);
+        if (have_sock)
+                log_set_memory(true, log_get_level() < LOG_LEVEL_INFO ? log_get_level() : LOG_LEVEL_INFO);
         log_debug("%s container=%s netns=%s ifname=%s args=%s", p.env.command_str, p.env.containerid ? p.env.containerid : "",
                   p.env.netns ? p.env.netns : "", p.env.ifname ? p.env.ifname : "", p.env.args ? p.env.args : "");
 
@@ -474,6 +558,8 @@ int istio_cni_main(int argc, char **argv) {
                 break;
         }
 out:
+        if (have_sock)
+                log_socket_flush(sock);
         cni_args_done(&p.args);
         cni_conf_done(&p.conf);
         log_set_tee(-1, LOG_LEVEL_INFO);

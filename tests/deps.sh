@@ -7,7 +7,7 @@ pkgs=(
         libip4tc-dev libip6tc-dev libiptc-dev libxtables-dev libnftables-dev libcjson-dev
         libssl-dev check
         iptables nftables iproute2 util-linux procps containernetworking-plugins
-        python3 openssl curl hyperfine
+        python3 openssl curl hyperfine strace
         podman runc conmon busybox-static
 )
 missing=()
