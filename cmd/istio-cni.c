@@ -18,6 +18,7 @@
 #include "cni/cni.h"
 #include "rules/config.h"
 #include "kernel/capture.h"
+#include "rules/rules-nft.h"
 #include "kube/httpc.h"
 #include "kube/k8s.h"
 #include "kube/kubeconfig.h"
@@ -48,9 +49,17 @@ static const char help_text[] =
         "With no CNI_COMMAND it prints its name and the supported CNI versions on stderr.\n"
         "Reference: docs/istio-cni.md.\n";
 
+/* One deadline for a whole ADD or CHECK (issue 11 A6): the stages' own bounds (agent 3 s, API
+ * GETs with retries, xtables lock 30 s, name resolution) add up past the kubelet's 2 min runtime
+ * request timeout, after which the runtime tears the sandbox down while we still work on it. */
+#define ADD_TIMEOUT_MS_DEFAULT 60000u
+#define ADD_TIMEOUT_ENV "ISTIO_CNI_ADD_TIMEOUT_MS"
+
 struct plugin {
         struct cni_env env;
         uint64_t t_start; /* CLOCK_MONOTONIC µs at main(); stage times are logged with the result */
+        uint64_t deadline; /* t_start + timeout_ms: every stage gets what remains of it */
+        unsigned timeout_ms;
         struct cni_conf conf;
         struct cni_args args;
         bool have_conf;
@@ -66,6 +75,38 @@ static int fail(struct plugin *p) {
                 fputs(s, stdout);
         fflush(stdout);
         return 1;
+}
+
+static uint64_t remaining_usec(const struct plugin *p) {
+        uint64_t now = now_usec();
+        return now >= p->deadline ? 0 : p->deadline - now;
+}
+
+/* The CNI error for an expired deadline, naming the stage that was running (or about to run). */
+static int fail_deadline(struct plugin *p, const char *stage, const char *detail) {
+        cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "timed out after %u ms (add_timeout_ms) while %s%s%.400s", p->timeout_ms,
+                      stage, detail && *detail ? ": " : "", detail ? detail : "");
+        return fail(p);
+}
+
+/* add_timeout_ms from the config; ISTIO_CNI_ADD_TIMEOUT_MS in the runtime's environment wins, so an
+ * operator can shorten it node-wide without touching the conflist the agent writes. */
+static int deadline_setup(struct plugin *p) {
+        const char *env = getenv(ADD_TIMEOUT_ENV);
+        unsigned ms = p->conf.add_timeout_ms ? p->conf.add_timeout_ms : ADD_TIMEOUT_MS_DEFAULT;
+
+        if (env && *env) {
+                char *end;
+                errno = 0;
+                unsigned long v = strtoul(env, &end, 10);
+                if (errno || *end || end == env || v == 0 || v > 3600000 || env[0] == '-')
+                        return cni_error_set(&p->err, CNI_ERR_INVALID_ENV, NULL,
+                                             "invalid %s \"%.64s\": must be milliseconds from 1 to 3600000", ADD_TIMEOUT_ENV, env);
+                ms = (unsigned)v;
+        }
+        p->timeout_ms = ms;
+        p->deadline = p->t_start + ms * 1000ULL;
+        return 0;
 }
 
 static int read_stdin(char **ret, size_t *ret_len) {
@@ -148,6 +189,7 @@ static int k8s_connect(struct plugin *p, const struct kubeconfig *kc, unsigned a
                 .backoff_usec = (p->conf.k8s_retry_interval_ms ? p->conf.k8s_retry_interval_ms : 1000) * 1000ULL,
                 /* Below kubelet's 2 min runtime request timeout (§2.5 DECISION). */
                 .total_timeout_usec = 100ULL * 1000 * 1000,
+                .deadline_usec = p->deadline,
                 .retry = K8S_RETRY_ALL,
                 .user_agent = "istio-cni/" CNIBOX_VERSION,
         };
@@ -171,8 +213,10 @@ static int pod_from_agent(struct plugin *p, const char *podref, cJSON **ret_pod,
                 return -ENOENT;
         if (lstat(path, &st) < 0)
                 return -ENOENT; /* no agent on this node: the direct GET is the normal path */
-        r = podcache_client_get(path, p->args.pod_namespace, p->args.pod_name, p->args.pod_uid, PODCACHE_CLIENT_TIMEOUT_USEC,
-                                ret_pod, &cached, e, sizeof e);
+        uint64_t left = remaining_usec(p);
+        r = podcache_client_get(path, p->args.pod_namespace, p->args.pod_name, p->args.pod_uid,
+                                left < PODCACHE_CLIENT_TIMEOUT_USEC ? left : PODCACHE_CLIENT_TIMEOUT_USEC, ret_pod, &cached,
+                                e, sizeof e);
         if (r < 0) {
                 /* Degraded, never fail-open: the direct GET with Istio's retries decides. */
                 log_warn("pod %s: node agent pod cache %s could not be used (%s); using a direct API GET", podref, path,
@@ -187,8 +231,30 @@ static int pod_from_agent(struct plugin *p, const char *podref, cJSON **ret_pod,
 struct apply_ctx {
         struct capture_config *c;
         bool check;
+        const char *podref, *netns;
         char err[1100];
 };
+
+/* Issue 11 section B: `iptables-save -t nat` shows nothing when the plugin picked the legacy
+ * backend on a host whose iptables is nft-built (and the reverse). Each backend line names the
+ * command that shows what was programmed, for the netns the runtime gave us. */
+static const char *inspect_command(const char *note) {
+        static const struct {
+                const char *prefix, *cmd;
+        } t[] = {
+                { "backend IPv4: legacy:", "iptables-legacy-save -t nat" },
+                { "backend IPv6: legacy:", "ip6tables-legacy-save -t nat" },
+                { "backend IPv4: iptables-nft:", "iptables-nft-save -t nat" },
+                { "backend IPv6: iptables-nft:", "ip6tables-nft-save -t nat" },
+                { "backend IPv4: native-nft:", "nft list table inet " RULES_NFT_TABLE_NAT },
+                { "backend IPv6: native-nft:", "nft list table inet " RULES_NFT_TABLE_NAT },
+                { "nftables: applied", "nft list table inet " RULES_NFT_TABLE_NAT },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(t); i++)
+                if (strncmp(note, t[i].prefix, strlen(t[i].prefix)) == 0)
+                        return t[i].cmd;
+        return NULL;
+}
 
 /* Runs inside the pod netns: the same detection, backends, atomic apply and rollback as
  * istio-iptables (lib/capture), so ADD never leaves a half-configured pod. */
@@ -212,8 +278,13 @@ static int capture_apply_in_netns(void *userdata) {
                 }
         } else
                 r = capture_run(a->c, &rep);
-        for (unsigned i = 0; i < rep.n_notes; i++)
-                log_info("%s", rep.notes[i]);
+        for (unsigned i = 0; i < rep.n_notes; i++) {
+                const char *cmd = inspect_command(rep.notes[i]);
+                if (cmd)
+                        log_info("pod %s: %s (inspect: nsenter --net=%s %s)", a->podref, rep.notes[i], a->netns, cmd);
+                else
+                        log_info("pod %s: %s", a->podref, rep.notes[i]);
+        }
         if (r < 0)
                 snprintf(a->err, sizeof a->err, "%s", rep.error);
         return r < 0 ? r : 0;
@@ -271,12 +342,25 @@ static int add_or_check(struct plugin *p, bool check) {
                 ret = fail(p);
                 goto out;
         }
+        if (remaining_usec(p) == 0) {
+                ret = fail_deadline(p, "setting up (before the pod lookup)", NULL);
+                goto out;
+        }
         if (pod_from_agent(p, podref, &pod, &source, &source_label) < 0) {
+                if (remaining_usec(p) == 0) {
+                        ret = fail_deadline(p, "asking the node agent for the pod", NULL);
+                        goto out;
+                }
                 if (k8s_connect(p, &kconf, 30, &kc) < 0) {
                         ret = fail(p);
                         goto out;
                 }
                 r = k8s_get_pod(kc, ns, name, &pod, e, sizeof e);
+                if (r < 0 && remaining_usec(p) == 0) {
+                        log_error("pod %s: cannot get the pod from the API server, failing ADD: %s", podref, e);
+                        ret = fail_deadline(p, "getting the pod from the API server", e[0] ? e : strerror(-r));
+                        goto out;
+                }
         } else
                 r = 0;
         if (r < 0) {
@@ -311,6 +395,11 @@ static int add_or_check(struct plugin *p, bool check) {
         cfg.cni_mode = true;
         cfg.reconcile = true;
         cfg.network_namespace = strdup(p->env.netns);
+        cfg.lock_wait_usec = remaining_usec(p);
+        if (cfg.lock_wait_usec == 0) {
+                ret = fail_deadline(p, "programming the rules (before the xtables lock)", NULL);
+                goto out;
+        }
         if (!cfg.network_namespace) {
                 cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "out of memory");
                 ret = fail(p);
@@ -318,7 +407,7 @@ static int add_or_check(struct plugin *p, bool check) {
         }
         {
                 _cleanup_close_ int nsfd = netns_open(p->env.netns);
-                struct apply_ctx a = { .c = &cfg, .check = check };
+                struct apply_ctx a = { .c = &cfg, .check = check, .podref = podref, .netns = p->env.netns };
                 if (nsfd < 0) {
                         cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "failed to open netns \"%.300s\": %s", p->env.netns,
                                       nsfd == -EMEDIUMTYPE ? "unknown FS magic (not a network namespace)" : strerror(-nsfd));
@@ -330,6 +419,11 @@ static int add_or_check(struct plugin *p, bool check) {
                         cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "could not return to the runtime's network namespace");
                         fail(p);
                         _exit(1); /* the process is in the wrong netns: do nothing else */
+                }
+                if (r < 0 && remaining_usec(p) == 0) {
+                        ret = fail_deadline(p, "programming the rules",
+                                            a.err[0] ? a.err : strerror(-r));
+                        goto out;
                 }
                 if (r < 0) {
                         cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "%s%s", check ? "CHECK: " : "",
@@ -511,6 +605,8 @@ int istio_cni_main(int argc, char **argv) {
         if (cni_conf_parse(in, len, p.env.command, &p.conf, &p.err) < 0)
                 return fail(&p);
         p.have_conf = true;
+        if (deadline_setup(&p) < 0)
+                return fail(&p);
         if (p.conf.plugin_log_level && log_parse_level(p.conf.plugin_log_level, &lvl) == 0)
                 log_setup("istio-cni", STDERR_FILENO, lvl, true);
         log_fd = open_rolling_log(p.conf.cni_agent_run_dir);

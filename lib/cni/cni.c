@@ -1035,6 +1035,7 @@ int cni_conf_parse(const char *data, size_t len, enum cni_command cmd, struct cn
         TRY(get_uint(root, "k8s_max_attempts", &ret->k8s_max_attempts), "k8s_max_attempts");
         TRY(get_uint(root, "k8s_timeout_ms", &ret->k8s_timeout_ms), "k8s_timeout_ms");
         TRY(get_uint(root, "k8s_retry_interval_ms", &ret->k8s_retry_interval_ms), "k8s_retry_interval_ms");
+        TRY(get_uint(root, "add_timeout_ms", &ret->add_timeout_ms), "add_timeout_ms");
 #undef TRY
         pr = cJSON_GetObjectItem(root, "prevResult");
         if (pr && !cJSON_IsNull(pr) && (cmd == CNI_CMD_ADD || cmd == CNI_CMD_CHECK)) {

@@ -95,6 +95,9 @@ for s in lines:
         summary = e
 # plugin_log_level warn: the agent still gets the info summary (its metrics depend on it).
 assert summary, "no ADD summary line among %d lines" % len(lines)
+# Issue 11 section B: the backend line names the command that shows the pod's rules.
+backend = [json.loads(s)["msg"] for s in lines if "backend IPv4: legacy:" in json.loads(s)["msg"]]
+assert backend and "inspect: nsenter --net=/run/netns/" in backend[0] and backend[0].endswith("iptables-legacy-save -t nat)"), backend
 for k in ("latency_setup_ms", "latency_pod_lookup_ms", "latency_rules_ms", "latency_total_ms"):
     v = summary[k]
     assert isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0, (k, v)
