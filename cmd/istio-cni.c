@@ -605,7 +605,8 @@ int istio_cni_main(int argc, char **argv) {
         if (cni_conf_parse(in, len, p.env.command, &p.conf, &p.err) < 0)
                 return fail(&p);
         p.have_conf = true;
-        if (deadline_setup(&p) < 0)
+        /* Only ADD and CHECK have a deadline: DEL must succeed whatever the environment says. */
+        if ((p.env.command == CNI_CMD_ADD || p.env.command == CNI_CMD_CHECK) && deadline_setup(&p) < 0)
                 return fail(&p);
         if (p.conf.plugin_log_level && log_parse_level(p.conf.plugin_log_level, &lvl) == 0)
                 log_setup("istio-cni", STDERR_FILENO, lvl, true);
