@@ -42,6 +42,7 @@ static const char help_text[] =
         "                       {\"type\":\"istio-cni\",\"cni_agent_run_dir\":\"/var/run/istio-cni\",\n"
         "                        \"plugin_log_level\":\"info\",\"exclude_namespaces\":[\"kube-system\"],\n"
         "                        \"add_timeout_ms\":60000}\n"
+        "  env ISTIO_CNI_ADD_TIMEOUT_MS  overrides add_timeout_ms: one deadline for a whole ADD or CHECK\n"
         "It prints the result (prevResult passed through) or a CNI error JSON on stdout, logs JSON\n"
         "lines on stderr and to <cni_agent_run_dir>/istio-cni.log, and sends them to the node agent's\n"
         "<cni_agent_run_dir>/log.sock when it listens. The node agent (install-cni) installs the binary,\n"
