@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +18,8 @@
 #include "cni/cni.h"
 #include "rules/config.h"
 #include "kernel/capture.h"
+#include "rules/rules-nft.h"
+#include "kube/httpc.h"
 #include "kube/k8s.h"
 #include "kube/kubeconfig.h"
 #include "base/log.h"
@@ -26,9 +29,38 @@
 
 #define STDIN_MAX (4u << 20)
 
+/* How a runtime drives the plugin: it is never run by hand, so --help says what the runtime sends. */
+static const char help_text[] =
+        "Usage: istio-cni            (run by a container runtime, not by hand)\n"
+        "The Istio CNI plugin (sidecar mode), chained after the pod's network plugin in a .conflist.\n"
+        "A CNI runtime (kubelet via containerd or CRI-O, podman) executes it with:\n"
+        "  env CNI_COMMAND      ADD programs the sidecar redirect in the pod's netns; CHECK verifies it;\n"
+        "                       DEL and GC succeed (the rules go with the netns); STATUS checks the API\n"
+        "                       server; VERSION prints the supported versions\n"
+        "  env CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME, CNI_PATH, CNI_ARGS (K8S_POD_NAMESPACE, K8S_POD_NAME)\n"
+        "  stdin                its entry of the conflist plus cniVersion, name and prevResult, e.g.\n"
+        "                       {\"type\":\"istio-cni\",\"cni_agent_run_dir\":\"/var/run/istio-cni\",\n"
+        "                        \"plugin_log_level\":\"info\",\"exclude_namespaces\":[\"kube-system\"],\n"
+        "                        \"add_timeout_ms\":60000}\n"
+        "  env ISTIO_CNI_ADD_TIMEOUT_MS  overrides add_timeout_ms: one deadline for a whole ADD or CHECK\n"
+        "It prints the result (prevResult passed through) or a CNI error JSON on stdout, logs JSON\n"
+        "lines on stderr and to <cni_agent_run_dir>/istio-cni.log, and sends them to the node agent's\n"
+        "<cni_agent_run_dir>/log.sock when it listens. The node agent (install-cni) installs the binary,\n"
+        "the kubeconfig and the conflist entry. Exit status: 0 success, 1 error (details on stdout).\n"
+        "With no CNI_COMMAND it prints its name and the supported CNI versions on stderr.\n"
+        "Reference: docs/istio-cni.md.\n";
+
+/* One deadline for a whole ADD or CHECK (issue 11 A6): the stages' own bounds (agent 3 s, API
+ * GETs with retries, xtables lock 30 s, name resolution) add up past the kubelet's 2 min runtime
+ * request timeout, after which the runtime tears the sandbox down while we still work on it. */
+#define ADD_TIMEOUT_MS_DEFAULT 60000u
+#define ADD_TIMEOUT_ENV "ISTIO_CNI_ADD_TIMEOUT_MS"
+
 struct plugin {
         struct cni_env env;
         uint64_t t_start; /* CLOCK_MONOTONIC µs at main(); stage times are logged with the result */
+        uint64_t deadline; /* t_start + timeout_ms: every stage gets what remains of it */
+        unsigned timeout_ms;
         struct cni_conf conf;
         struct cni_args args;
         bool have_conf;
@@ -44,6 +76,38 @@ static int fail(struct plugin *p) {
                 fputs(s, stdout);
         fflush(stdout);
         return 1;
+}
+
+static uint64_t remaining_usec(const struct plugin *p) {
+        uint64_t now = now_usec();
+        return now >= p->deadline ? 0 : p->deadline - now;
+}
+
+/* The CNI error for an expired deadline, naming the stage that was running (or about to run). */
+static int fail_deadline(struct plugin *p, const char *stage, const char *detail) {
+        cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "timed out after %u ms (add_timeout_ms) while %s%s%.400s", p->timeout_ms,
+                      stage, detail && *detail ? ": " : "", detail ? detail : "");
+        return fail(p);
+}
+
+/* add_timeout_ms from the config; ISTIO_CNI_ADD_TIMEOUT_MS in the runtime's environment wins, so an
+ * operator can shorten it node-wide without touching the conflist the agent writes. */
+static int deadline_setup(struct plugin *p) {
+        const char *env = getenv(ADD_TIMEOUT_ENV);
+        unsigned ms = p->conf.add_timeout_ms ? p->conf.add_timeout_ms : ADD_TIMEOUT_MS_DEFAULT;
+
+        if (env && *env) {
+                char *end;
+                errno = 0;
+                unsigned long v = strtoul(env, &end, 10);
+                if (errno || *end || end == env || v == 0 || v > 3600000 || env[0] == '-')
+                        return cni_error_set(&p->err, CNI_ERR_INVALID_ENV, NULL,
+                                             "invalid %s \"%.64s\": must be milliseconds from 1 to 3600000", ADD_TIMEOUT_ENV, env);
+                ms = (unsigned)v;
+        }
+        p->timeout_ms = ms;
+        p->deadline = p->t_start + ms * 1000ULL;
+        return 0;
 }
 
 static int read_stdin(char **ret, size_t *ret_len) {
@@ -126,6 +190,7 @@ static int k8s_connect(struct plugin *p, const struct kubeconfig *kc, unsigned a
                 .backoff_usec = (p->conf.k8s_retry_interval_ms ? p->conf.k8s_retry_interval_ms : 1000) * 1000ULL,
                 /* Below kubelet's 2 min runtime request timeout (§2.5 DECISION). */
                 .total_timeout_usec = 100ULL * 1000 * 1000,
+                .deadline_usec = p->deadline,
                 .retry = K8S_RETRY_ALL,
                 .user_agent = "istio-cni/" CNIBOX_VERSION,
         };
@@ -137,7 +202,8 @@ static int k8s_connect(struct plugin *p, const struct kubeconfig *kc, unsigned a
 
 /* The node agent's pod cache (cni-podcache, lib/agent/podcache.h): the pod without a TLS session of our
  * own. Returns 0 with *ret_pod, or < 0 after logging why the direct GET has to be used. */
-static int pod_from_agent(struct plugin *p, const char *podref, cJSON **ret_pod, const char **ret_source) {
+static int pod_from_agent(struct plugin *p, const char *podref, cJSON **ret_pod, const char **ret_source,
+                          const char **ret_label) {
         char path[4096], e[512] = "";
         bool cached = false;
         struct stat st;
@@ -148,8 +214,10 @@ static int pod_from_agent(struct plugin *p, const char *podref, cJSON **ret_pod,
                 return -ENOENT;
         if (lstat(path, &st) < 0)
                 return -ENOENT; /* no agent on this node: the direct GET is the normal path */
-        r = podcache_client_get(path, p->args.pod_namespace, p->args.pod_name, p->args.pod_uid, PODCACHE_CLIENT_TIMEOUT_USEC,
-                                ret_pod, &cached, e, sizeof e);
+        uint64_t left = remaining_usec(p);
+        r = podcache_client_get(path, p->args.pod_namespace, p->args.pod_name, p->args.pod_uid,
+                                left < PODCACHE_CLIENT_TIMEOUT_USEC ? left : PODCACHE_CLIENT_TIMEOUT_USEC, ret_pod, &cached,
+                                e, sizeof e);
         if (r < 0) {
                 /* Degraded, never fail-open: the direct GET with Istio's retries decides. */
                 log_warn("pod %s: node agent pod cache %s could not be used (%s); using a direct API GET", podref, path,
@@ -157,14 +225,37 @@ static int pod_from_agent(struct plugin *p, const char *podref, cJSON **ret_pod,
                 return r;
         }
         *ret_source = cached ? "node agent cache" : "node agent (live GET)";
+        *ret_label = cached ? "cache" : "agent";
         return 0;
 }
 
 struct apply_ctx {
         struct capture_config *c;
         bool check;
+        const char *podref, *netns;
         char err[1100];
 };
+
+/* Issue 11 section B: `iptables-save -t nat` shows nothing when the plugin picked the legacy
+ * backend on a host whose iptables is nft-built (and the reverse). Each backend line names the
+ * command that shows what was programmed, for the netns the runtime gave us. */
+static const char *inspect_command(const char *note) {
+        static const struct {
+                const char *prefix, *cmd;
+        } t[] = {
+                { "backend IPv4: legacy:", "iptables-legacy-save -t nat" },
+                { "backend IPv6: legacy:", "ip6tables-legacy-save -t nat" },
+                { "backend IPv4: iptables-nft:", "iptables-nft-save -t nat" },
+                { "backend IPv6: iptables-nft:", "ip6tables-nft-save -t nat" },
+                { "backend IPv4: native-nft:", "nft list table inet " RULES_NFT_TABLE_NAT },
+                { "backend IPv6: native-nft:", "nft list table inet " RULES_NFT_TABLE_NAT },
+                { "nftables: applied", "nft list table inet " RULES_NFT_TABLE_NAT },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(t); i++)
+                if (strncmp(note, t[i].prefix, strlen(t[i].prefix)) == 0)
+                        return t[i].cmd;
+        return NULL;
+}
 
 /* Runs inside the pod netns: the same detection, backends, atomic apply and rollback as
  * istio-iptables (lib/capture), so ADD never leaves a half-configured pod. */
@@ -188,8 +279,13 @@ static int capture_apply_in_netns(void *userdata) {
                 }
         } else
                 r = capture_run(a->c, &rep);
-        for (unsigned i = 0; i < rep.n_notes; i++)
-                log_info("%s", rep.notes[i]);
+        for (unsigned i = 0; i < rep.n_notes; i++) {
+                const char *cmd = inspect_command(rep.notes[i]);
+                if (cmd)
+                        log_info("pod %s: %s (inspect: nsenter --net=%s %s)", a->podref, rep.notes[i], a->netns, cmd);
+                else
+                        log_info("pod %s: %s", a->podref, rep.notes[i]);
+        }
         if (r < 0)
                 snprintf(a->err, sizeof a->err, "%s", rep.error);
         return r < 0 ? r : 0;
@@ -199,7 +295,7 @@ static int capture_apply_in_netns(void *userdata) {
 static int add_or_check(struct plugin *p, bool check) {
         struct k8s_client *kc = NULL;
         struct kubeconfig kconf = { 0 };
-        const char *source = "API server";
+        const char *source = "API server", *source_label = "api";
         cJSON *pod = NULL;
         struct annotations_pod info;
         struct capture_config cfg;
@@ -247,12 +343,25 @@ static int add_or_check(struct plugin *p, bool check) {
                 ret = fail(p);
                 goto out;
         }
-        if (pod_from_agent(p, podref, &pod, &source) < 0) {
+        if (remaining_usec(p) == 0) {
+                ret = fail_deadline(p, "setting up (before the pod lookup)", NULL);
+                goto out;
+        }
+        if (pod_from_agent(p, podref, &pod, &source, &source_label) < 0) {
+                if (remaining_usec(p) == 0) {
+                        ret = fail_deadline(p, "asking the node agent for the pod", NULL);
+                        goto out;
+                }
                 if (k8s_connect(p, &kconf, 30, &kc) < 0) {
                         ret = fail(p);
                         goto out;
                 }
                 r = k8s_get_pod(kc, ns, name, &pod, e, sizeof e);
+                if (r < 0 && remaining_usec(p) == 0) {
+                        log_error("pod %s: cannot get the pod from the API server, failing ADD: %s", podref, e);
+                        ret = fail_deadline(p, "getting the pod from the API server", e[0] ? e : strerror(-r));
+                        goto out;
+                }
         } else
                 r = 0;
         if (r < 0) {
@@ -287,6 +396,11 @@ static int add_or_check(struct plugin *p, bool check) {
         cfg.cni_mode = true;
         cfg.reconcile = true;
         cfg.network_namespace = strdup(p->env.netns);
+        cfg.lock_wait_usec = remaining_usec(p);
+        if (cfg.lock_wait_usec == 0) {
+                ret = fail_deadline(p, "programming the rules (before the xtables lock)", NULL);
+                goto out;
+        }
         if (!cfg.network_namespace) {
                 cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "out of memory");
                 ret = fail(p);
@@ -294,7 +408,7 @@ static int add_or_check(struct plugin *p, bool check) {
         }
         {
                 _cleanup_close_ int nsfd = netns_open(p->env.netns);
-                struct apply_ctx a = { .c = &cfg, .check = check };
+                struct apply_ctx a = { .c = &cfg, .check = check, .podref = podref, .netns = p->env.netns };
                 if (nsfd < 0) {
                         cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "failed to open netns \"%.300s\": %s", p->env.netns,
                                       nsfd == -EMEDIUMTYPE ? "unknown FS magic (not a network namespace)" : strerror(-nsfd));
@@ -307,6 +421,11 @@ static int add_or_check(struct plugin *p, bool check) {
                         fail(p);
                         _exit(1); /* the process is in the wrong netns: do nothing else */
                 }
+                if (r < 0 && remaining_usec(p) == 0) {
+                        ret = fail_deadline(p, "programming the rules",
+                                            a.err[0] ? a.err : strerror(-r));
+                        goto out;
+                }
                 if (r < 0) {
                         cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "%s%s", check ? "CHECK: " : "",
                                       a.err[0] ? a.err : strerror(-r));
@@ -316,10 +435,22 @@ static int add_or_check(struct plugin *p, bool check) {
         }
         t_rules = now_usec();
         /* Per-stage times (idea: latency accounting) let an operator see whether the API server,
-         * the TLS set-up or the rules dominate a slow ADD. */
-        log_info("pod %s: %s in %.2f ms (set-up %.2f, pod from %s %.2f, rules %.2f)", podref,
-                 check ? "redirect rules verified" : "redirect rules programmed", (t_rules - p->t_start) / 1000.0,
-                 (t_client - p->t_start) / 1000.0, source, (t_pod - t_client) / 1000.0, (t_rules - t_pod) / 1000.0);
+         * the TLS set-up or the rules dominate a slow ADD. The labels are the contract with the
+         * node agent's log socket (§2.14): it turns them into its ADD latency histograms. */
+        {
+                const struct log_field f[] = {
+                        LOG_FIELD_STR("pod", podref),
+                        LOG_FIELD_STR("pod_source", source_label),
+                        LOG_FIELD_NUM("latency_setup_ms", (double)(t_client - p->t_start) / 1000.0),
+                        LOG_FIELD_NUM("latency_pod_lookup_ms", (double)(t_pod - t_client) / 1000.0),
+                        LOG_FIELD_NUM("latency_rules_ms", (double)(t_rules - t_pod) / 1000.0),
+                        LOG_FIELD_NUM("latency_total_ms", (double)(t_rules - p->t_start) / 1000.0),
+                };
+                log_msg_fields(LOG_LEVEL_INFO, f, ELEMENTSOF(f), "pod %s: %s in %.2f ms (set-up %.2f, pod from %s %.2f, rules %.2f)",
+                               podref, check ? "redirect rules verified" : "redirect rules programmed",
+                               (t_rules - p->t_start) / 1000.0, (t_client - p->t_start) / 1000.0, source,
+                               (t_pod - t_client) / 1000.0, (t_rules - t_pod) / 1000.0);
+        }
         ret = check ? 0 : pass(p);
 out:
         config_done(&cfg);
@@ -360,23 +491,84 @@ static int status(struct plugin *p) {
 }
 
 /* Spec §2.14: always tee to <run_dir>/istio-cni.log (JSON lines, info+), rolled at 10 MB with
- * one backup, the backup dropped after 2 days. Best effort: logging never fails a CNI command. */
+ * one backup, the backup dropped after 2 days. Best effort: logging never fails a CNI command.
+ * Concurrent ADDs rotate under flock() on the log itself, re-checking under the lock that the
+ * name still holds the inode they locked and that it is still over the limit: without that, a
+ * second rotation renames the fresh file over the backup and the backup is lost (issue 11 A8). */
 #define ROLLING_LOG_MAX (10u << 20)
 #define ROLLING_LOG_MAX_AGE (2 * 24 * 3600)
 static int open_rolling_log(const char *run_dir) {
         char path[4096], backup[4200];
-        struct stat st;
+        struct stat st, fst;
 
         if (!run_dir || !*run_dir)
                 return -1;
         if (snprintf(path, sizeof path, "%s/istio-cni.log", run_dir) >= (int)sizeof path)
                 return -1;
         snprintf(backup, sizeof backup, "%s.1", path);
-        if (stat(path, &st) == 0 && st.st_size >= (off_t)ROLLING_LOG_MAX)
+        for (int tries = 0; tries < 4; tries++) {
+                _cleanup_close_ int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd < 0)
+                        return -1;
+                if (fstat(fd, &fst) < 0 || fst.st_size < (off_t)ROLLING_LOG_MAX)
+                        return TAKE_FD(fd); /* the common case: no lock taken */
+                /* A bounded wait: a rotation is two renames; never hang an ADD on a stuck holder. */
+                for (int i = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; i++) {
+                        if (errno != EWOULDBLOCK && errno != EINTR)
+                                return TAKE_FD(fd);
+                        if (i >= 200)
+                                return TAKE_FD(fd);
+                        usleep(1000);
+                }
+                /* Re-stat under the lock: another process may have rotated meanwhile. */
+                if (stat(path, &st) < 0 || st.st_ino != fst.st_ino || st.st_dev != fst.st_dev)
+                        continue; /* our fd is the backup now: open the new file */
+                if (fstat(fd, &fst) < 0 || fst.st_size < (off_t)ROLLING_LOG_MAX) {
+                        (void)flock(fd, LOCK_UN);
+                        return TAKE_FD(fd);
+                }
                 (void)rename(path, backup);
+                (void)flock(fd, LOCK_UN);
+        }
         if (stat(backup, &st) == 0 && time(NULL) - st.st_mtime > ROLLING_LOG_MAX_AGE)
                 (void)unlink(backup);
         return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+}
+
+/* Spec §2.14: when <run_dir>/log.sock exists, the lines are kept in memory and sent to the node
+ * agent in one POST at process end. The agent re-emits them in its own stream and takes the ADD
+ * latency labels for its metrics. Best effort within LOG_SOCKET_TIMEOUT: a dead or slow agent
+ * costs at most that, and never changes the command's result. */
+#define LOG_SOCKET_NAME "log.sock"
+#define LOG_SOCKET_TIMEOUT_USEC (1000ULL * 1000)
+static bool log_socket_path(const struct cni_conf *c, char *buf, size_t size) {
+        struct stat st;
+        return c->cni_agent_run_dir && *c->cni_agent_run_dir &&
+               snprintf(buf, size, "%s/" LOG_SOCKET_NAME, c->cni_agent_run_dir) < (int)size && lstat(buf, &st) == 0 &&
+               S_ISSOCK(st.st_mode);
+}
+
+static void log_socket_flush(const char *path) {
+        static const char *const headers[] = { "Content-Type: application/json", NULL };
+        struct httpc_config hc = { .server = "http://unix", .unix_socket = path };
+        _cleanup_free_ char *body = NULL;
+        struct httpc *h = NULL;
+        size_t len = 0;
+        int status = 0;
+        char e[256] = "";
+
+        if (log_memory_take_json(&body, &len) < 0)
+                return;
+        log_set_memory(false, LOG_LEVEL_INFO);
+        if (httpc_new(&hc, &h, e, sizeof e) >= 0) {
+                struct httpc_request rq = { .method = "POST", .path = "/log", .headers = headers, .body = body,
+                                            .body_len = len, .timeout_usec = LOG_SOCKET_TIMEOUT_USEC };
+                int r = httpc_request(h, &rq, NULL, NULL, &status, e, sizeof e);
+                /* stderr only: the file already has these lines, and the socket is what failed. */
+                if (r < 0 || status != 200)
+                        log_debug("log socket %s: not delivered (%s)", path, r < 0 ? e : "non-200 answer");
+        }
+        httpc_free(h);
 }
 
 int istio_cni_main(int argc, char **argv) {
@@ -385,11 +577,15 @@ int istio_cni_main(int argc, char **argv) {
         _cleanup_free_ char *in = NULL;
         size_t len = 0;
         enum log_level lvl;
+        char sock[4096];
+        bool have_sock = false;
         int r, ret;
 
-        (void)argc;
-        (void)argv;
         p.t_start = now_usec();
+        if (argc > 1 && (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help"))) {
+                fputs(help_text, stdout);
+                return 0;
+        }
         log_setup("istio-cni", STDERR_FILENO, LOG_LEVEL_INFO, true);
         if (cni_env_load(NULL, &p.env, &p.err) < 0)
                 return fail(&p);
@@ -410,11 +606,19 @@ int istio_cni_main(int argc, char **argv) {
         if (cni_conf_parse(in, len, p.env.command, &p.conf, &p.err) < 0)
                 return fail(&p);
         p.have_conf = true;
+        /* Only ADD and CHECK have a deadline: DEL must succeed whatever the environment says. */
+        if ((p.env.command == CNI_CMD_ADD || p.env.command == CNI_CMD_CHECK) && deadline_setup(&p) < 0)
+                return fail(&p);
         if (p.conf.plugin_log_level && log_parse_level(p.conf.plugin_log_level, &lvl) == 0)
                 log_setup("istio-cni", STDERR_FILENO, lvl, true);
         log_fd = open_rolling_log(p.conf.cni_agent_run_dir);
         if (log_fd >= 0)
                 log_set_tee(log_fd, LOG_LEVEL_INFO);
+        /* The agent gets info and above whatever plugin_log_level says (its latency metrics come
+         * from the summary line), and debug lines too when they are on. */
+        have_sock = log_socket_path(&p.conf, sock, sizeof sock);
+        if (have_sock)
+                log_set_memory(true, log_get_level() < LOG_LEVEL_INFO ? log_get_level() : LOG_LEVEL_INFO);
         log_debug("%s container=%s netns=%s ifname=%s args=%s", p.env.command_str, p.env.containerid ? p.env.containerid : "",
                   p.env.netns ? p.env.netns : "", p.env.ifname ? p.env.ifname : "", p.env.args ? p.env.args : "");
 
@@ -452,6 +656,8 @@ int istio_cni_main(int argc, char **argv) {
                 break;
         }
 out:
+        if (have_sock)
+                log_socket_flush(sock);
         cni_args_done(&p.args);
         cni_conf_done(&p.conf);
         log_set_tee(-1, LOG_LEVEL_INFO);

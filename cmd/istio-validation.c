@@ -7,10 +7,50 @@
 #include "applets.h"
 #include "base/exitcode.h"
 #include "base/macro.h"
+#include "rules/config.h"
+
+extern char **environ;
+
+/* The flags that change what this applet does; every other istio-iptables flag is accepted and
+ * checked, so the injector's command line works unchanged, but no rule is programmed. */
+static const char help_text[] =
+        "Usage: istio-validation [flags]\n"
+        "Prove that the pod's traffic redirect works, without programming any rule: the Istio CNI\n"
+        "init container (run as the proxy uid, 1337). It listens on 127.0.0.1 (or ::1) at the\n"
+        "outbound and inbound capture ports, connects to 127.0.0.6:<probe port>, and passes when\n"
+        "the connection arrives redirected. Same as `istio-iptables --run-validation --skip-rule-apply`.\n\n"
+        "Exit status: 0 validation passed; 126 it failed or timed out (the repair controller looks\n"
+        "for this code); 1 bad configuration; 255 bad command line.\n\n"
+        "Flags that matter here (each also read from its env var, as in istio-iptables):\n"
+        "  -p, --envoy-port PORT              outbound capture listener (default 15001)\n"
+        "  -z, --inbound-capture-port PORT    inbound capture listener (default 15006)\n"
+        "      --iptables-probe-port PORT     port the probe connects to (default 15002)\n"
+        "      --probe-timeout DURATION       give up after this long (default 5s)\n"
+        "      --dual-stack                   use IPv6 when the first pod address is IPv6\n"
+        "      --log_output_level LEVEL       debug, info, warn, error, none (or scope:level,…)\n"
+        "      --log_as_json                  JSON log lines\n"
+        "  -h, --help                         this text\n\n"
+        "Added: --run-validation and --skip-rule-apply are always on.\n"
+        "Ignored: every other istio-iptables flag (ports, CIDRs, interfaces, mode, DNS, backend,\n"
+        "--dry-run, --cleanup-only, --reconcile) is parsed and validated, then unused: the CNI\n"
+        "plugin has already programmed the rules. See `istio-iptables --help` for the full list.\n";
 
 /* istio-validation: the CNI init container's job, `istio-iptables --run-validation --skip-rule-apply`. */
 int istio_validation_main(int argc, char **argv) {
-        _cleanup_free_ char **args = calloc((size_t)argc + 3, sizeof *args);
+        _cleanup_free_ char **args = NULL;
+        struct capture_config c;
+        struct config_error err;
+        bool help = false;
+
+        /* The same parser decides what is a request for help, so -h, --help and --help=true agree. */
+        config_init(&c);
+        if (config_parse(&c, argc, argv, environ, &help, &err) == 0 && help) {
+                config_done(&c);
+                fputs(help_text, stdout);
+                return EXIT_OK;
+        }
+        config_done(&c);
+        args = calloc((size_t)argc + 3, sizeof *args);
         if (!args) {
                 fprintf(stderr, "istio-validation: out of memory\n");
                 return EXIT_RUNTIME;

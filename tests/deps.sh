@@ -7,7 +7,7 @@ pkgs=(
         libip4tc-dev libip6tc-dev libiptc-dev libxtables-dev libnftables-dev libcjson-dev
         libssl-dev check
         iptables nftables iproute2 util-linux procps containernetworking-plugins
-        python3 python3-prometheus-client openssl curl hyperfine
+        python3 python3-prometheus-client openssl curl hyperfine strace
         podman runc conmon busybox-static
         # e2e/runtime: containerd's CRI, and the CRI client's gRPC + protobuf (for /usr/bin/python3).
         containerd python3-grpcio python3-grpc-tools python3-protobuf

@@ -438,6 +438,38 @@ struct field {
         enum field_kind kind;
 };
 
+/* cJSON reports an allocation failure only through its return values (a NULL item, or false from
+ * an add whose key copy failed). Every build step goes through these, so a result is either
+ * complete or an error: never a "successful" result with its IPs silently missing (issue 11 A9).
+ * Each takes ownership of item and frees it on failure. */
+static bool obj_add(cJSON *o, const char *key, cJSON *item) {
+        if (!item)
+                return false;
+        if (!o || !cJSON_AddItemToObject(o, key, item)) {
+                cJSON_Delete(item);
+                return false;
+        }
+        return true;
+}
+
+static bool arr_add(cJSON *a, cJSON *item) {
+        if (!item)
+                return false;
+        if (!a || !cJSON_AddItemToArray(a, item)) {
+                cJSON_Delete(item);
+                return false;
+        }
+        return true;
+}
+
+static bool obj_add_str(cJSON *o, const char *key, const char *s) {
+        return obj_add(o, key, cJSON_CreateString(s));
+}
+
+static bool obj_add_dup(cJSON *o, const char *key, const cJSON *v) {
+        return obj_add(o, key, cJSON_Duplicate(v, true));
+}
+
 /* Copies the known fields of in into a new object (keys in the order given; unknown dropped).
  * Type mismatches fail like Go's json.Unmarshal would. */
 static cJSON *copy_fields(const cJSON *in, const struct field *f, size_t n, const char *what, struct cni_error *err) {
@@ -462,12 +494,9 @@ static cJSON *copy_fields(const cJSON *in, const struct field *f, size_t n, cons
                         if (!cJSON_IsString(v) || (f[i].kind == F_CIDR && !cidr_valid(v->valuestring)) ||
                             (f[i].kind == F_IP && !ip_valid(v->valuestring)))
                                 goto bad;
-                        if (f[i].kind != F_STR || *v->valuestring)
-                                c = cJSON_CreateString(v->valuestring);
-                        else
-                                continue;
                         if (f[i].kind == F_STR && !*v->valuestring)
                                 continue;
+                        c = cJSON_CreateString(v->valuestring);
                         break;
                 case F_INT:
                         if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
@@ -479,24 +508,23 @@ static cJSON *copy_fields(const cJSON *in, const struct field *f, size_t n, cons
                         const cJSON *e;
                         if (!cJSON_IsArray(v))
                                 goto bad;
-                        c = cJSON_CreateArray();
-                        cJSON_ArrayForEach(e, v) {
-                                if (!cJSON_IsString(e)) {
-                                        cJSON_Delete(c);
-                                        goto bad;
-                                }
-                                cJSON_AddItemToArray(c, cJSON_CreateString(e->valuestring));
-                        }
-                        if (!c->child) {
-                                cJSON_Delete(c);
+                        cJSON_ArrayForEach(e, v) if (!cJSON_IsString(e)) goto bad;
+                        if (!v->child)
                                 continue;
+                        c = cJSON_CreateArray();
+                        if (!c)
+                                goto oom;
+                        cJSON_ArrayForEach(e, v) {
+                                if (!arr_add(c, cJSON_CreateString(e->valuestring))) {
+                                        cJSON_Delete(c);
+                                        goto oom;
+                                }
                         }
                         break;
                 }
                 }
-                if (!c)
+                if (!obj_add(out, f[i].key, c))
                         goto oom;
-                cJSON_AddItemToObject(out, f[i].key, c);
                 continue;
         bad:
                 cni_error_set(err, CNI_ERR_INTERNAL, NULL, "could not parse prevResult: invalid %s.%s", what, f[i].key);
@@ -537,18 +565,103 @@ static int copy_array(cJSON *out, const cJSON *in, const char *key, const struct
                         cJSON_Delete(arr);
                         return -EINVAL;
                 }
-                cJSON_AddItemToArray(arr, c);
+                if (!arr_add(arr, c)) {
+                        cJSON_Delete(arr);
+                        return cni_error_set(err, CNI_ERR_INTERNAL, NULL, "out of memory");
+                }
         }
-        if (arr->child)
-                cJSON_AddItemToObject(out, key, arr);
-        else
+        if (!arr->child) {
                 cJSON_Delete(arr);
+                return 0;
+        }
+        if (!obj_add(out, key, arr))
+                return cni_error_set(err, CNI_ERR_INTERNAL, NULL, "out of memory");
         return 0;
 }
 
 static bool version_in(const char *v, enum cni_version lo, enum cni_version hi) {
         enum cni_version x;
         return v && cni_version_parse(v, &x) == 0 && x >= lo && x <= hi;
+}
+
+/* 0.3.x/0.4.0 ips carry "version"; it must match the address family. */
+static int check_ip_versions(const cJSON *in, struct cni_error *err) {
+        const cJSON *a = cJSON_GetObjectItem(in, "ips"), *e;
+        cJSON_ArrayForEach(e, a) {
+                const cJSON *iv = cJSON_GetObjectItem(e, "version");
+                const cJSON *ad = cJSON_GetObjectItem(e, "address");
+                if (iv && !cJSON_IsString(iv))
+                        return cni_error_set(err, CNI_ERR_INTERNAL, NULL, "could not parse prevResult: invalid ips.version");
+                if (iv && cJSON_IsString(ad) &&
+                    !((streq(iv->valuestring, "4") && ip_family(ad->valuestring) == 4) ||
+                      (streq(iv->valuestring, "6") && ip_family(ad->valuestring) == 6)))
+                        return cni_error_set(err, CNI_ERR_INTERNAL, NULL,
+                                             "could not parse prevResult: ips.version does not match the address");
+        }
+        return 0;
+}
+
+/* 0.1.0/0.2.0: ip4/ip6 {ip, gateway, routes} → ips + routes of the 1.x model. */
+static int parse_v02(cJSON *out, const cJSON *in, struct cni_error *err) {
+        static const char *const fam[] = { "ip4", "ip6" };
+        static const struct field ipc[] = { { "ip", F_CIDR }, { "gateway", F_IP } };
+        cJSON *ips = cJSON_CreateArray(), *routes = cJSON_CreateArray();
+        int r = -EINVAL;
+
+        if (!ips || !routes)
+                goto oom;
+        for (size_t i = 0; i < 2; i++) {
+                const cJSON *f = cJSON_GetObjectItem(in, fam[i]), *rt, *x;
+                cJSON *c, *ip;
+                if (!f || cJSON_IsNull(f))
+                        continue;
+                c = copy_fields(f, ipc, ELEMENTSOF(ipc), fam[i], err);
+                if (!c)
+                        goto out;
+                ip = cJSON_CreateObject();
+                bool ok = ip && (!(x = cJSON_GetObjectItem(c, "ip")) || obj_add_str(ip, "address", x->valuestring)) &&
+                          (!(x = cJSON_GetObjectItem(c, "gateway")) || obj_add_str(ip, "gateway", x->valuestring));
+                cJSON_Delete(c);
+                if (!ok) {
+                        cJSON_Delete(ip);
+                        goto oom;
+                }
+                if (!arr_add(ips, ip))
+                        goto oom;
+                rt = cJSON_GetObjectItem(f, "routes");
+                if (rt && !cJSON_IsNull(rt)) {
+                        const cJSON *e;
+                        if (!cJSON_IsArray(rt)) {
+                                cni_error_set(err, CNI_ERR_INTERNAL, NULL, "could not parse prevResult: %s.routes is not an array", fam[i]);
+                                goto out;
+                        }
+                        cJSON_ArrayForEach(e, rt) {
+                                cJSON *rc = copy_fields(e, route_fields, ELEMENTSOF(route_fields), "routes", err);
+                                if (!rc)
+                                        goto out;
+                                if (!arr_add(routes, rc))
+                                        goto oom;
+                        }
+                }
+        }
+        if (ips->child) {
+                r = obj_add(out, "ips", TAKE_PTR(ips)) ? 0 : -ENOMEM;
+                if (r < 0)
+                        goto oom;
+        }
+        if (routes->child) {
+                r = obj_add(out, "routes", TAKE_PTR(routes)) ? 0 : -ENOMEM;
+                if (r < 0)
+                        goto oom;
+        }
+        r = 0;
+        goto out;
+oom:
+        r = cni_error_set(err, CNI_ERR_INTERNAL, NULL, "out of memory");
+out:
+        cJSON_Delete(ips);
+        cJSON_Delete(routes);
+        return r;
 }
 
 cJSON *cni_result_parse(const cJSON *in, enum cni_version v, struct cni_error *err) {
@@ -587,76 +700,19 @@ cJSON *cni_result_parse(const cJSON *in, enum cni_version v, struct cni_error *e
                     copy_array(out, in, "ips", ip_fields, ELEMENTSOF(ip_fields), err) < 0 ||
                     copy_array(out, in, "routes", route_fields, ELEMENTSOF(route_fields), err) < 0)
                         goto fail;
-                if (v < CNI_V100) {
-                        /* 0.3.x/0.4.0 ips carry "version"; it must match the address family. */
-                        const cJSON *a = cJSON_GetObjectItem(in, "ips"), *e;
-                        cJSON_ArrayForEach(e, a) {
-                                const cJSON *iv = cJSON_GetObjectItem(e, "version");
-                                const cJSON *ad = cJSON_GetObjectItem(e, "address");
-                                if (iv && !cJSON_IsString(iv)) {
-                                        cni_error_set(err, CNI_ERR_INTERNAL, NULL, "could not parse prevResult: invalid ips.version");
-                                        goto fail;
-                                }
-                                if (iv && cJSON_IsString(ad) &&
-                                    !((streq(iv->valuestring, "4") && ip_family(ad->valuestring) == 4) ||
-                                      (streq(iv->valuestring, "6") && ip_family(ad->valuestring) == 6))) {
-                                        cni_error_set(err, CNI_ERR_INTERNAL, NULL,
-                                                      "could not parse prevResult: ips.version does not match the address");
-                                        goto fail;
-                                }
-                        }
-                }
-        } else {
-                /* 0.1.0/0.2.0: ip4/ip6 {ip, gateway, routes} → ips + routes. */
-                cJSON *ips = cJSON_CreateArray(), *routes = cJSON_CreateArray();
-                static const char *const fam[] = { "ip4", "ip6" };
-                cJSON_AddItemToObject(out, "ips", ips);
-                cJSON_AddItemToObject(out, "routes", routes);
-                for (size_t i = 0; i < 2; i++) {
-                        static const struct field ipc[] = { { "ip", F_CIDR }, { "gateway", F_IP } };
-                        const cJSON *f = cJSON_GetObjectItem(in, fam[i]), *r;
-                        cJSON *c, *ip;
-                        if (!f || cJSON_IsNull(f))
-                                continue;
-                        c = copy_fields(f, ipc, ELEMENTSOF(ipc), fam[i], err);
-                        if (!c)
-                                goto fail;
-                        ip = cJSON_CreateObject();
-                        if (cJSON_GetObjectItem(c, "ip"))
-                                cJSON_AddStringToObject(ip, "address", cJSON_GetObjectItem(c, "ip")->valuestring);
-                        if (cJSON_GetObjectItem(c, "gateway"))
-                                cJSON_AddStringToObject(ip, "gateway", cJSON_GetObjectItem(c, "gateway")->valuestring);
-                        cJSON_Delete(c);
-                        cJSON_AddItemToArray(ips, ip);
-                        r = cJSON_GetObjectItem(f, "routes");
-                        if (r && !cJSON_IsNull(r)) {
-                                const cJSON *e;
-                                if (!cJSON_IsArray(r)) {
-                                        cni_error_set(err, CNI_ERR_INTERNAL, NULL, "could not parse prevResult: %s.routes is not an array", fam[i]);
-                                        goto fail;
-                                }
-                                cJSON_ArrayForEach(e, r) {
-                                        cJSON *rc = copy_fields(e, route_fields, ELEMENTSOF(route_fields), "routes", err);
-                                        if (!rc)
-                                                goto fail;
-                                        cJSON_AddItemToArray(routes, rc);
-                                }
-                        }
-                }
-                if (!ips->child)
-                        cJSON_DeleteItemFromObject(out, "ips");
-                if (!routes->child)
-                        cJSON_DeleteItemFromObject(out, "routes");
-        }
+                if (v < CNI_V100 && check_ip_versions(in, err) < 0)
+                        goto fail;
+        } else if (parse_v02(out, in, err) < 0)
+                goto fail;
         dns = cJSON_GetObjectItem(in, "dns");
         if (dns && !cJSON_IsNull(dns)) {
                 cJSON *d = copy_fields(dns, dns_fields, ELEMENTSOF(dns_fields), "dns", err);
                 if (!d)
                         goto fail;
-                if (d->child)
-                        cJSON_AddItemToObject(out, "dns", d);
-                else
+                if (!d->child)
                         cJSON_Delete(d);
+                else if (!obj_add(out, "dns", d))
+                        goto oom;
         }
         return out;
 oom:
@@ -666,18 +722,132 @@ fail:
         return NULL;
 }
 
-/* Adds a copy of src's keys in the given order (only those present). */
+/* A copy of src's keys in the given order (only those present); NULL on allocation failure. */
 static cJSON *pick(const cJSON *src, const char *const *keys, size_t n) {
         cJSON *o = cJSON_CreateObject();
         for (size_t i = 0; o && i < n; i++) {
                 const cJSON *v = cJSON_GetObjectItemCaseSensitive(src, keys[i]);
-                if (v)
-                        cJSON_AddItemToObject(o, keys[i], cJSON_Duplicate(v, true));
+                if (v && !obj_add_dup(o, keys[i], v)) {
+                        cJSON_Delete(o);
+                        return NULL;
+                }
         }
         return o;
 }
 
 static const char *const route_keys[] = { "dst", "gw", "mtu", "advmss", "priority", "table", "scope" };
+static const char *const dns_keys[] = { "nameservers", "domain", "search", "options" };
+
+/* 1.x: sorted keys, empty parts omitted (libcni 1.x marshals through a map). */
+static bool format_v1(cJSON *o, const cJSON *result) {
+        static const char *const keys[] = { "dns", "interfaces", "ips", "routes" };
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                const cJSON *v = result ? cJSON_GetObjectItemCaseSensitive(result, keys[i]) : NULL;
+                if (v && !obj_add_dup(o, keys[i], v))
+                        return false;
+        }
+        return true;
+}
+
+/* Builds one array under key from each element of src through fn; false on allocation failure. */
+static bool add_mapped(cJSON *o, const char *key, const cJSON *src, cJSON *(*fn)(const cJSON *)) {
+        cJSON *a = cJSON_CreateArray();
+        const cJSON *e;
+        if (!a)
+                return false;
+        cJSON_ArrayForEach(e, src) {
+                if (!arr_add(a, fn(e))) {
+                        cJSON_Delete(a);
+                        return false;
+                }
+        }
+        return obj_add(o, key, a);
+}
+
+static cJSON *pick_iface(const cJSON *e) {
+        static const char *const if_keys[] = { "name", "mac", "sandbox" };
+        return pick(e, if_keys, ELEMENTSOF(if_keys));
+}
+
+static cJSON *pick_route(const cJSON *e) {
+        return pick(e, route_keys, ELEMENTSOF(route_keys));
+}
+
+/* A 1.x ips element in the 0.3.x/0.4.0 shape: "version" first, then interface, address, gateway. */
+static cJSON *ip_v04(const cJSON *e) {
+        static const char *const keys[] = { "interface", "address", "gateway" };
+        const cJSON *addr = cJSON_GetObjectItemCaseSensitive(e, "address");
+        cJSON *ip = cJSON_CreateObject();
+        if (!obj_add_str(ip, "version", addr && ip_family(addr->valuestring) == 6 ? "6" : "4"))
+                goto fail;
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                const cJSON *x = cJSON_GetObjectItemCaseSensitive(e, keys[i]);
+                if (x && !obj_add_dup(ip, keys[i], x))
+                        goto fail;
+        }
+        return ip;
+fail:
+        cJSON_Delete(ip);
+        return NULL;
+}
+
+static bool format_v04(cJSON *o, const cJSON *ifs, const cJSON *ips, const cJSON *routes, const cJSON *dns) {
+        return (!ifs || add_mapped(o, "interfaces", ifs, pick_iface)) && (!ips || add_mapped(o, "ips", ips, ip_v04)) &&
+               (!routes || add_mapped(o, "routes", routes, pick_route)) &&
+               obj_add(o, "dns", dns ? pick(dns, dns_keys, ELEMENTSOF(dns_keys)) : cJSON_CreateObject());
+}
+
+/* 0.1.0/0.2.0: at most one address per family, as ip4/ip6 with that family's routes. Returns 0,
+ * -ENOMEM, or -EINVAL with err set when the result cannot be expressed in this version. */
+static int format_v02(cJSON *o, const cJSON *ips, const cJSON *routes, const cJSON *dns, enum cni_version v,
+                      struct cni_error *err) {
+        const cJSON *fam_ip[2] = { NULL, NULL }, *e;
+
+        cJSON_ArrayForEach(e, ips) {
+                const cJSON *addr = cJSON_GetObjectItemCaseSensitive(e, "address");
+                int f = addr ? ip_family(addr->valuestring) : 0;
+                if (!f)
+                        continue;
+                if (fam_ip[f == 6])
+                        return cni_error_set(err, CNI_ERR_INTERNAL, NULL,
+                                             "could not convert result to version %s: cannot convert: too many IPv%d addresses",
+                                             cni_version_to_string(v), f);
+                fam_ip[f == 6] = e;
+        }
+        if (!fam_ip[0] && !fam_ip[1])
+                return cni_error_set(err, CNI_ERR_INTERNAL, NULL,
+                                     "could not convert result to version %s: cannot convert: no valid IP addresses",
+                                     cni_version_to_string(v));
+        for (int f = 0; f < 2; f++) {
+                static const char *const k[] = { "dst", "gw" };
+                const cJSON *x;
+                cJSON *c, *ra;
+                if (!fam_ip[f])
+                        continue;
+                c = cJSON_CreateObject();
+                if (!obj_add(o, f ? "ip6" : "ip4", c))
+                        return -ENOMEM;
+                if ((x = cJSON_GetObjectItemCaseSensitive(fam_ip[f], "address")) && !obj_add_str(c, "ip", x->valuestring))
+                        return -ENOMEM;
+                if ((x = cJSON_GetObjectItemCaseSensitive(fam_ip[f], "gateway")) && !obj_add_str(c, "gateway", x->valuestring))
+                        return -ENOMEM;
+                ra = cJSON_CreateArray();
+                if (!ra)
+                        return -ENOMEM;
+                cJSON_ArrayForEach(e, routes) {
+                        const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "dst");
+                        if (d && ip_family(d->valuestring) == (f ? 6 : 4) && !arr_add(ra, pick(e, k, 2))) {
+                                cJSON_Delete(ra);
+                                return -ENOMEM;
+                        }
+                }
+                if (!ra->child)
+                        cJSON_Delete(ra);
+                else if (!obj_add(c, "routes", ra))
+                        return -ENOMEM;
+        }
+        return obj_add(o, "dns", dns ? pick(dns, dns_keys, ELEMENTSOF(dns_keys)) : cJSON_CreateObject()) ? 0 : -ENOMEM;
+}
 
 char *cni_result_format(const cJSON *result, enum cni_version v, struct cni_error *err) {
         cJSON *o = cJSON_CreateObject();
@@ -685,98 +855,21 @@ char *cni_result_format(const cJSON *result, enum cni_version v, struct cni_erro
         const cJSON *routes = result ? cJSON_GetObjectItemCaseSensitive(result, "routes") : NULL;
         const cJSON *ifs = result ? cJSON_GetObjectItemCaseSensitive(result, "interfaces") : NULL;
         const cJSON *dns = result ? cJSON_GetObjectItemCaseSensitive(result, "dns") : NULL;
-        const cJSON *e;
         char *s = NULL;
+        int r;
 
-        if (!o)
+        if (!obj_add_str(o, "cniVersion", cni_version_to_string(v)))
                 goto oom;
-        cJSON_AddStringToObject(o, "cniVersion", cni_version_to_string(v));
-        if (v >= CNI_V100) {
-                /* Sorted keys, empty parts omitted (libcni 1.x marshals through a map). */
-                if (dns)
-                        cJSON_AddItemToObject(o, "dns", cJSON_Duplicate(dns, true));
-                if (ifs)
-                        cJSON_AddItemToObject(o, "interfaces", cJSON_Duplicate(ifs, true));
-                if (ips)
-                        cJSON_AddItemToObject(o, "ips", cJSON_Duplicate(ips, true));
-                if (routes)
-                        cJSON_AddItemToObject(o, "routes", cJSON_Duplicate(routes, true));
-        } else if (v >= CNI_V030) {
-                static const char *const if_keys[] = { "name", "mac", "sandbox" };
-                static const char *const dns_keys[] = { "nameservers", "domain", "search", "options" };
-                if (ifs) {
-                        cJSON *a = cJSON_AddArrayToObject(o, "interfaces");
-                        cJSON_ArrayForEach(e, ifs) cJSON_AddItemToArray(a, pick(e, if_keys, ELEMENTSOF(if_keys)));
-                }
-                if (ips) {
-                        cJSON *a = cJSON_AddArrayToObject(o, "ips");
-                        cJSON_ArrayForEach(e, ips) {
-                                cJSON *ip = cJSON_CreateObject();
-                                const cJSON *addr = cJSON_GetObjectItemCaseSensitive(e, "address");
-                                const cJSON *x;
-                                cJSON_AddStringToObject(ip, "version",
-                                                        addr && ip_family(addr->valuestring) == 6 ? "6" : "4");
-                                if ((x = cJSON_GetObjectItemCaseSensitive(e, "interface")))
-                                        cJSON_AddItemToObject(ip, "interface", cJSON_Duplicate(x, true));
-                                if (addr)
-                                        cJSON_AddItemToObject(ip, "address", cJSON_Duplicate(addr, true));
-                                if ((x = cJSON_GetObjectItemCaseSensitive(e, "gateway")))
-                                        cJSON_AddItemToObject(ip, "gateway", cJSON_Duplicate(x, true));
-                                cJSON_AddItemToArray(a, ip);
-                        }
-                }
-                if (routes) {
-                        cJSON *a = cJSON_AddArrayToObject(o, "routes");
-                        cJSON_ArrayForEach(e, routes) cJSON_AddItemToArray(a, pick(e, route_keys, ELEMENTSOF(route_keys)));
-                }
-                cJSON_AddItemToObject(o, "dns", dns ? pick(dns, dns_keys, ELEMENTSOF(dns_keys)) : cJSON_CreateObject());
-        } else {
-                static const char *const dns_keys[] = { "nameservers", "domain", "search", "options" };
-                const cJSON *fam_ip[2] = { NULL, NULL };
-                cJSON_ArrayForEach(e, ips) {
-                        const cJSON *addr = cJSON_GetObjectItemCaseSensitive(e, "address");
-                        int f = addr ? ip_family(addr->valuestring) : 0;
-                        if (!f)
-                                continue;
-                        if (fam_ip[f == 6]) {
-                                cni_error_set(err, CNI_ERR_INTERNAL, NULL,
-                                              "could not convert result to version %s: cannot convert: too many IPv%d addresses",
-                                              cni_version_to_string(v), f);
-                                goto fail;
-                        }
-                        fam_ip[f == 6] = e;
-                }
-                if (!fam_ip[0] && !fam_ip[1]) {
-                        cni_error_set(err, CNI_ERR_INTERNAL, NULL,
-                                      "could not convert result to version %s: cannot convert: no valid IP addresses",
-                                      cni_version_to_string(v));
-                        goto fail;
-                }
-                for (int f = 0; f < 2; f++) {
-                        const cJSON *x;
-                        cJSON *c;
-                        if (!fam_ip[f])
-                                continue;
-                        c = cJSON_AddObjectToObject(o, f ? "ip6" : "ip4");
-                        if ((x = cJSON_GetObjectItemCaseSensitive(fam_ip[f], "address")))
-                                cJSON_AddStringToObject(c, "ip", x->valuestring);
-                        if ((x = cJSON_GetObjectItemCaseSensitive(fam_ip[f], "gateway")))
-                                cJSON_AddStringToObject(c, "gateway", x->valuestring);
-                        cJSON *ra = cJSON_CreateArray();
-                        cJSON_ArrayForEach(e, routes) {
-                                const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "dst");
-                                if (d && ip_family(d->valuestring) == (f ? 6 : 4)) {
-                                        static const char *const k[] = { "dst", "gw" };
-                                        cJSON_AddItemToArray(ra, pick(e, k, 2));
-                                }
-                        }
-                        if (ra->child)
-                                cJSON_AddItemToObject(c, "routes", ra);
-                        else
-                                cJSON_Delete(ra);
-                }
-                cJSON_AddItemToObject(o, "dns", dns ? pick(dns, dns_keys, ELEMENTSOF(dns_keys)) : cJSON_CreateObject());
-        }
+        if (v >= CNI_V100)
+                r = format_v1(o, result) ? 0 : -ENOMEM;
+        else if (v >= CNI_V030)
+                r = format_v04(o, ifs, ips, routes, dns) ? 0 : -ENOMEM;
+        else
+                r = format_v02(o, ips, routes, dns, v, err);
+        if (r == -ENOMEM)
+                goto oom;
+        if (r < 0)
+                goto fail;
         s = cni_json_print(o, 4);
         if (!s)
                 goto oom;
@@ -942,6 +1035,7 @@ int cni_conf_parse(const char *data, size_t len, enum cni_command cmd, struct cn
         TRY(get_uint(root, "k8s_max_attempts", &ret->k8s_max_attempts), "k8s_max_attempts");
         TRY(get_uint(root, "k8s_timeout_ms", &ret->k8s_timeout_ms), "k8s_timeout_ms");
         TRY(get_uint(root, "k8s_retry_interval_ms", &ret->k8s_retry_interval_ms), "k8s_retry_interval_ms");
+        TRY(get_uint(root, "add_timeout_ms", &ret->add_timeout_ms), "add_timeout_ms");
 #undef TRY
         pr = cJSON_GetObjectItem(root, "prevResult");
         if (pr && !cJSON_IsNull(pr) && (cmd == CNI_CMD_ADD || cmd == CNI_CMD_CHECK)) {

@@ -93,6 +93,8 @@ struct cni_conf {
         /* cnibox extensions (0 = default): bound the pod GET of §2.4 step 11. */
         unsigned k8s_max_attempts;
         unsigned k8s_timeout_ms, k8s_retry_interval_ms;
+        /* cnibox extension (0 = default): one deadline for a whole ADD or CHECK (issue 11 A6). */
+        unsigned add_timeout_ms;
 };
 
 /* Parses stdin for command cmd: JSON object (code 6), name (7), version gate (1), then the

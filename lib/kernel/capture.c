@@ -464,7 +464,7 @@ static int run_iptables(const struct capture_config *c, struct capture_report *r
                 /* In CNI mode the lock is per pod (the netns file), as Istio's sandbox does, so pods
                  * never wait on each other or on the host's iptables users. */
                 const char *lock = c->cni_mode && c->network_namespace && *c->network_namespace ? c->network_namespace : NULL;
-                r = iptlegacy_txn_begin(lock, IPTLEGACY_LOCK_WAIT_USEC_DEFAULT, 0, &t);
+                r = iptlegacy_txn_begin(lock, c->lock_wait_usec ? c->lock_wait_usec : IPTLEGACY_LOCK_WAIT_USEC_DEFAULT, 0, &t);
                 if (r < 0) {
                         fail(rep, r, "Failed to take the xtables lock %s: %s", lock ? lock : "(default)",
                              t ? iptlegacy_txn_error(t) : strerror(-r));

@@ -10,8 +10,10 @@
  *
  * What it does: one connection per client, kept alive between requests (a stale kept-alive
  * connection is reopened once when the server closed it before answering); non-blocking sockets
- * and poll() against a deadline for every step (connect, handshake, write, read); IP-literal
- * servers never reach the resolver (AI_NUMERICHOST first); responses with Content-Length,
+ * and poll() against a deadline for every step (name resolution, connect, handshake, write,
+ * read); IP-literal servers never reach the resolver (AI_NUMERICHOST first), host names are
+ * resolved on a detached thread that the caller abandons at the connect deadline ("resolving
+ * '<name>' timed out", -ETIMEDOUT); responses with Content-Length,
  * chunked, or read-until-close bodies; bounded header size. Optional proxy: an http:// proxy
  * through which a CONNECT tunnel is opened (for https and http servers alike).
  *

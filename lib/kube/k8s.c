@@ -647,6 +647,12 @@ static int run(struct k8s_client *c, struct attempt *at, struct k8s_response *re
 
         if (c->o.total_timeout_usec)
                 deadline = start + c->o.total_timeout_usec;
+        if (c->o.deadline_usec && c->o.deadline_usec < deadline)
+                deadline = c->o.deadline_usec;
+        if (start >= deadline) {
+                seterr(err, errsz, "%s %s%s: deadline already passed, not sent", at->method, c->kc.server, at->path);
+                return -ETIMEDOUT;
+        }
         for (unsigned i = 0; i < c->o.max_attempts; i++) {
                 uint64_t now = now_usec(), t = at->timeout_usec;
                 if (i > 0) {

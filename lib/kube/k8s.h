@@ -70,6 +70,10 @@ struct k8s_options {
          * max_attempts × (timeout + backoff). The plugin should pass < 120 s (kubelet's
          * runtime request timeout). */
         uint64_t total_timeout_usec;
+        /* Absolute deadline (CLOCK_MONOTONIC µs, as now_usec()) shared by every call of this
+         * client: no attempt starts after it, and each attempt (name resolution, connect, TLS,
+         * request) ends by it. 0 → none. The plugin passes its whole-ADD deadline here. */
+        uint64_t deadline_usec;
         enum k8s_retry retry;
         bool honour_proxy_env;          /* default false: see the DECISION above */
         const char *user_agent;         /* copied; NULL → "cnibox/<version>" */

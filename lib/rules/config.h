@@ -75,6 +75,9 @@ struct capture_config {
         uint16_t probe_port;           /* --iptables-probe-port */
         uint64_t probe_timeout_usec;   /* --probe-timeout */
         char *network_namespace;
+        /* How long to wait for the xtables lock; 0 → 30 s (iptables --wait=30). The CNI plugin
+         * passes what remains of its ADD deadline (issue 11 A6). No flag. */
+        uint64_t lock_wait_usec;
         enum config_force_binary force_binary;
         bool owner_groups_all;                     /* ISTIO_OUTBOUND_OWNER_GROUPS == '*' */
         struct config_owners owner_groups_include;

@@ -232,6 +232,89 @@ START_TEST(test_error_format) {
 }
 END_TEST
 
+
+/* Allocation-failure injection (issue 11 A9): cJSON's allocator fails after `budget` calls. The
+ * conversion must then either fail with an error or produce exactly the result it produces with
+ * a working allocator: never a "successful" result with parts (IPs, routes, DNS) missing. */
+static long oom_budget = -1, oom_failed;
+static void *oom_malloc(size_t n) {
+        if (oom_budget >= 0 && oom_budget-- == 0) {
+                oom_failed++;
+                return NULL;
+        }
+        return malloc(n);
+}
+
+static void oom_hooks(bool on) {
+        cJSON_Hooks h = { .malloc_fn = oom_malloc, .free_fn = free };
+        cJSON_InitHooks(on ? &h : NULL);
+}
+
+static const char *const oom_inputs[] = {
+        "{\"cniVersion\":\"0.2.0\",\"ip4\":{\"ip\":\"10.1.0.5/24\",\"gateway\":\"10.1.0.1\",\"routes\":[{\"dst\":\"0.0.0.0/0\",\"gw\":\"10.1.0.1\"}]},"
+        "\"ip6\":{\"ip\":\"fd00::5/64\",\"routes\":[{\"dst\":\"::/0\"}]},\"dns\":{\"nameservers\":[\"10.96.0.10\"],\"search\":[\"a.svc\",\"svc\"],\"domain\":\"x\"}}",
+        "{\"cniVersion\":\"0.4.0\",\"interfaces\":[{\"name\":\"eth0\",\"mac\":\"aa:bb:cc:dd:ee:ff\",\"sandbox\":\"/var/run/netns/x\"},{\"name\":\"cni0\"}],"
+        "\"ips\":[{\"version\":\"4\",\"interface\":0,\"address\":\"10.1.0.5/24\",\"gateway\":\"10.1.0.1\"},{\"version\":\"6\",\"address\":\"fd00::5/64\"}],"
+        "\"routes\":[{\"dst\":\"0.0.0.0/0\",\"gw\":\"10.1.0.1\"},{\"dst\":\"::/0\"}],\"dns\":{\"nameservers\":[\"10.96.0.10\"],\"options\":[\"ndots:5\"]}}",
+        "{\"cniVersion\":\"1.0.0\",\"interfaces\":[{\"name\":\"eth0\",\"mtu\":1500}],\"ips\":[{\"interface\":0,\"address\":\"10.1.0.5/24\"},"
+        "{\"address\":\"fd00::5/64\",\"gateway\":\"fd00::1\"}],\"routes\":[{\"dst\":\"0.0.0.0/0\",\"priority\":10}],\"dns\":{\"nameservers\":[\"1.1.1.1\"]}}",
+};
+
+START_TEST(test_result_oom) {
+        cJSON *in = cJSON_Parse(oom_inputs[_i]);
+        enum cni_version from;
+        ck_assert_ptr_nonnull(in);
+        ck_assert_int_eq(cni_version_parse(cJSON_GetObjectItem(in, "cniVersion")->valuestring, &from), 0);
+        for (enum cni_version to = CNI_V010; to < CNI_V_MAX; to++) {
+                struct cni_error err = { 0 };
+                cJSON *ref = cni_result_parse(in, from, &err);
+                ck_assert_msg(ref, "%s", err.msg);
+                char *want = cni_result_format(ref, to, &err);
+                char *want_model = cni_json_print(ref, 0);
+                ck_assert_ptr_nonnull(want_model);
+                unsigned ok_runs = 0, fail_runs = 0;
+                for (long n = 0;; n++) {
+                        struct cni_error e2 = { 0 };
+                        char *got = NULL, *model = NULL;
+                        oom_failed = 0;
+                        oom_budget = n;
+                        oom_hooks(true);
+                        cJSON *res = cni_result_parse(in, from, &e2);
+                        if (res)
+                                got = cni_result_format(res, to, &e2);
+                        oom_hooks(false);
+                        oom_budget = -1;
+                        if (res)
+                                model = cni_json_print(res, 0);
+                        if (!res || !got) {
+                                /* An error, and it says so. */
+                                ck_assert_msg(e2.msg[0], "n=%ld: failed without an error message", n);
+                                if (want)
+                                        ck_assert_msg(oom_failed || !res, "n=%ld: failed without an allocation failure: %s", n, e2.msg);
+                                fail_runs++;
+                        } else {
+                                ck_assert_msg(want, "n=%ld: a result where none is expected (%s)", n, err.msg);
+                                ck_assert_msg(streq(got, want), "n=%ld (%s → %s): incomplete result:\n%s\nwanted:\n%s", n,
+                                              cni_version_to_string(from), cni_version_to_string(to), got, want);
+                                ck_assert_str_eq(model, want_model);
+                                ok_runs++;
+                        }
+                        free(got);
+                        free(model);
+                        cJSON_Delete(res);
+                        if (!oom_failed)
+                                break; /* every allocation of the conversion has been failed once */
+                        ck_assert_int_lt(n, 10000);
+                }
+                ck_assert_uint_gt(fail_runs + ok_runs, 5);
+                free(want);
+                free(want_model);
+                cJSON_Delete(ref);
+        }
+        cJSON_Delete(in);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("cni");
         TCase *tc = tcase_create("core");
@@ -242,6 +325,7 @@ int main(void) {
         tcase_add_test(tc, test_conf_fields);
         tcase_add_test(tc, test_result_versions);
         tcase_add_test(tc, test_error_format);
+        tcase_add_loop_test(tc, test_result_oom, 0, ELEMENTSOF(oom_inputs));
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

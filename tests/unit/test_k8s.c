@@ -235,6 +235,22 @@ START_TEST(test_timeout) {
         dt = now_usec() - t0;
         ck_assert_msg(dt < 1000000, "took %llu us: %s", (unsigned long long)dt, err);
         k8s_client_free(c2);
+
+        /* An absolute deadline (the plugin's whole-ADD deadline) wins over attempts × timeout,
+         * and it holds across calls of one client: the second call gives up at once. */
+        uint64_t deadline = now_usec() + 600000;
+        o = (struct k8s_options){ .timeout_usec = 5000000, .max_attempts = 30, .backoff_usec = 1000000,
+                                  .deadline_usec = deadline, .retry = K8S_RETRY_ALL };
+        struct k8s_client *c3 = client_for("kc", &o);
+        ck_assert_int_eq(k8s_get_pod(c3, "default", "p1", &pod, err, sizeof err), -ETIMEDOUT);
+        dt = now_usec();
+        ck_assert_msg(dt >= deadline - 50000 && dt < deadline + 400000, "ended %lld us after the deadline: %s",
+                      (long long)(dt - deadline), err);
+        t0 = now_usec();
+        ck_assert_int_lt(k8s_get_pod(c3, "default", "p1", &pod, err, sizeof err), 0);
+        ck_assert_msg(now_usec() - t0 < 300000, "a call after the deadline took %llu us",
+                      (unsigned long long)(now_usec() - t0));
+        k8s_client_free(c3);
         k8s_client_free(c);
 }
 END_TEST

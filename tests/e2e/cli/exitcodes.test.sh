@@ -57,6 +57,19 @@ run_case list 0 istio-iptables "$CNIBOX" --list
 run_case version 0 "cnibox " "$CNIBOX" --version
 run_case applet-help 0 "Usage: istio-iptables" "$CNIBOX" istio-iptables --help
 run_case applet-help-short 0 "--envoy-port" "$CNIBOX" istio-iptables -h
+# Each wrapper describes itself, never as "istio-iptables" (issue 11 A11).
+run_case validation-help 0 "Usage: istio-validation" "$CNIBOX" istio-validation --help
+run_case validation-help-flags 0 "--iptables-probe-port" "$CNIBOX" istio-validation -h
+run_case clean-help 0 "Usage: istio-clean-iptables" "$CNIBOX" istio-clean-iptables --help
+run_case clean-help-added 0 "--cleanup-only is always on" "$CNIBOX" istio-clean-iptables --help=true
+run_case cni-help 0 "CNI_COMMAND" "$CNIBOX" istio-cni --help
+for a in istio-validation istio-clean-iptables istio-cni; do
+        if "$CNIBOX" "$a" --help 2>&1 | grep -q "Usage: istio-iptables"; then
+                fail "$a --help prints istio-iptables' usage"
+        else
+                echo "ok: $a-help-own"
+        fi
+done
 run_case unknown-applet 127 "nosuch" "$CNIBOX" nosuch
 run_case no-args 2 "Usage" "$CNIBOX"
 run_case install-no-dir 2 "--install" "$CNIBOX" --install
