@@ -220,7 +220,7 @@ echo "agent stopped in $(ms_since "$t0") ms: $(grep -o 'terminating:.*' "$AGENT_
 grep -q 'terminating: DaemonSet istio-system/istio-cni-node is gone: uninstall' "$AGENT_LOG" ||
     fail "uninstall: no 'terminating: ... is gone: uninstall' line: $(tail -5 "$AGENT_LOG")"
 no_istio "$PRIMARY" || fail "uninstall: entry left in $PRIMARY"
-[ ! -e "$BIN_DIR/istio-cni" ] && [ ! -e "$RUN_DIR/istio-cni-kubeconfig" ] ||
+{ [ ! -e "$BIN_DIR/istio-cni" ] && [ ! -e "$RUN_DIR/istio-cni-kubeconfig" ]; } ||
     fail "uninstall: binary or kubeconfig left: $(ls -l "$BIN_DIR" "$RUN_DIR")"
 plugin_log_mark
 podman_run "$POD" || fail "podman run after the uninstall: $(cat "$WORK/run.out")"
@@ -240,7 +240,7 @@ grep -q '"level":"error"' "$RUN_DIR/istio-cni.log" && fail "errors in istio-cni.
 grep -P '\t(error|warn)\t' "$AGENT_LOG" | grep -v 'reconciled multiple times in a short period' &&
     fail "the agent logged errors or warnings (above)"
 if grep -q 'reconciled multiple times in a short period' "$AGENT_LOG"; then
-    echo "NOTE: the agent warned of a rival with only podman at work (conf dir: $(ls -A "$NET_DIR" | tr '\n' ' ')):"
+    echo "NOTE: the agent warned of a rival with only podman at work (conf dir: $(cd "$NET_DIR" && echo *)):"
     grep 'reconciled multiple times' "$AGENT_LOG" | cut -c1-200
 fi
 echo PASS
