@@ -88,6 +88,13 @@ agent_up() {
     [ -s "$AGENT_RUN/istio-cni-kubeconfig" ] || fail "agent ready, but no kubeconfig"
     echo "agent ready in $(ms_since "$t0") ms (log $AGENT_LOG)"
 }
+# agent_exit_ms T0: from T0 (date +%s%N, just before the SIGTERM) to the agent's last log line
+# ("stopped"); agent_stop's wait (tail --pid) polls only once a second, so it cannot tell.
+agent_exit_ms() {
+    local ts
+    ts=$(tail -1 "$AGENT_LOG" | cut -f1)
+    echo $(( ($(date -d "$ts" +%s%N) - $1) / 1000000 ))
+}
 # agent_down: SIGTERM; the agent decides restart or uninstall from its DaemonSet (§4.11).
 agent_down() {
     local t0 rc
@@ -95,7 +102,7 @@ agent_down() {
     agent_stop
     rc=$?
     [ "$rc" = 0 ] || fail "agent exited $rc on SIGTERM: $(tail -20 "$AGENT_LOG")"
-    echo "agent stopped in $(ms_since "$t0") ms: $(grep -o 'terminating:.*' "$AGENT_LOG" | head -1)"
+    echo "agent stopped in $(agent_exit_ms "$t0") ms: $(grep -o 'terminating:.*' "$AGENT_LOG" | head -1)"
 }
 installed() { has_istio "$PRIMARY" && [ -e "$CNI_BIN/istio-cni" ] && [ -e "$AGENT_RUN/istio-cni-kubeconfig" ]; }
 removed() { no_istio "$PRIMARY" && [ ! -e "$CNI_BIN/istio-cni" ] && [ ! -e "$AGENT_RUN/istio-cni-kubeconfig" ]; }

@@ -183,6 +183,13 @@ redirect_probe() {
     o=$(echo hello | timeout 20 "${PM[@]}" exec -i "$name" nc -w 3 "$SUBNET.1" 18080 2>&1)
     echo "${o:-no answer}"
 }
+# agent_exit_ms T0: from T0 (date +%s%N, just before the SIGTERM) to the agent's last log line
+# ("stopped"); agent_stop's wait (tail --pid) polls only once a second, so it cannot tell.
+agent_exit_ms() {
+    local ts
+    ts=$(tail -1 "$AGENT_LOG" | cut -f1)
+    echo $(( ($(date -d "$ts" +%s%N) - $1) / 1000000 ))
+}
 plugin_log_mark() { MARK=$(stat -c %s "$RUN_DIR/istio-cni.log" 2>/dev/null || echo 0); }
 plugin_log() { tail -c +$((MARK + 1)) "$RUN_DIR/istio-cni.log" 2>/dev/null; }
 
@@ -216,7 +223,7 @@ echo "ok installed: podman rm (DEL) in $(ms_since "$t0") ms, $ip released"
 # 2. Uninstall: SIGTERM with no istio-cni-node DaemonSet in the API.
 t0=$(date +%s%N)
 agent_stop || fail "agent exited $? on SIGTERM: $(tail -20 "$AGENT_LOG")"
-echo "agent stopped in $(ms_since "$t0") ms: $(grep -o 'terminating:.*' "$AGENT_LOG")"
+echo "agent stopped in $(agent_exit_ms "$t0") ms: $(grep -o 'terminating:.*' "$AGENT_LOG")"
 grep -q 'terminating: DaemonSet istio-system/istio-cni-node is gone: uninstall' "$AGENT_LOG" ||
     fail "uninstall: no 'terminating: ... is gone: uninstall' line: $(tail -5 "$AGENT_LOG")"
 no_istio "$PRIMARY" || fail "uninstall: entry left in $PRIMARY"
