@@ -1,31 +1,45 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# containerd.test.sh: containerd's CRI runs pod sandboxes through a CNI conflist that holds
-# istio-cni, as kubelet would ask it to (issue 12, "real runtimes use what the agent wrote"; spec
-# istio-cni.md §2.4, §4.6, §4.7, §4.11, §8.17).
-# containerd runs in private namespaces with private state (tests/e2e/runtime/lib.sh); the pod is
+# containerd.test.sh: containerd's CRI runs pod sandboxes through the CNI conflist that the real
+# node agent (`cnibox install-cni`) wrote, as kubelet would ask it to (issue 12, "real runtimes
+# use what the agent wrote"; spec istio-cni.md §2.4, §4.6, §4.7, §4.11, §8.3, §8.17).
+# The node is the install tests' throwaway one (tests/e2e/install/lib.sh: an overlay root with
+# Istio's fixed paths /host/etc/cni/net.d, /host/opt/cni/bin, /opt/cni/bin, /var/run/istio-cni
+# and the service-account dir); inside it, containerd runs in private namespaces with private
+# state (tests/e2e/runtime/lib.sh), its CRI conf_dir and bin_dir being the agent's. The pod is
 # the fixture tests/fixtures/pods/injected-cni.json, served by the stand-in API server.
-#  1. plugin installed: the conflist = bridge + host-local + the istio-cni entry as the installer
-#     writes it. RunPodSandbox (metadata = the fixture's name/namespace/uid, which containerd passes
-#     as K8S_POD_* CNI_ARGS) gives a ready sandbox whose netns holds our ISTIO_* redirect rules,
-#     and TCP from that netns to the gateway lands on port 15001 there;
+# The test writes only the primary conflist (bridge + host-local), as a node's network plugin
+# would; the agent adds istio-cni, copies the plugin and writes its kubeconfig.
+#  1. agent running: RunPodSandbox (metadata = the fixture's name/namespace/uid, which containerd
+#     passes as K8S_POD_* CNI_ARGS) gives a ready sandbox whose netns holds our ISTIO_* redirect
+#     rules, and TCP from that netns to the gateway lands on port 15001 there;
 #     StopPodSandbox + RemovePodSandbox run DEL, release the address and remove the netns.
-#  2. plugin uninstalled (the entry, kubeconfig and binary removed, as the agent does on SIGTERM):
-#     once containerd has reloaded the conflist, a new sandbox of the same pod starts without error
-#     and without ISTIO rules.
-#  3. fail closed (§8.3): the entry is back but the kubeconfig is not (a node rebooted, its tmpfs
-#     run dir gone, the agent not yet up): RunPodSandbox fails naming the kubeconfig, and the
-#     runtime leaves no sandbox, netns or address behind; no pod runs uncaptured.
-# install_plugin / uninstall_plugin are the node agent's job; they are the only functions that
-# touch the conflist, so the agent can replace them.
-. "$(dirname "$0")/lib.sh"
+#  2. uninstall: SIGTERM with no istio-cni-node DaemonSet in the API; the agent removes its entry,
+#     the kubeconfig and the binary; once containerd has reloaded the conflist, a new sandbox of
+#     the same pod starts without error and without ISTIO rules.
+#  3. restart (§4.11, field note 19): the DaemonSet exists and selects this node; after SIGTERM
+#     the entry, binary and kubeconfig stay, and a new sandbox started while the agent is down
+#     still gets our rules (the plugin's direct API path, its log in the file fallback).
+#  4. fail closed (§8.3): the agent is SIGKILLed (no cleanup) and the kubeconfig is gone, as on a
+#     rebooted node whose tmpfs run dir is gone before the agent runs: RunPodSandbox fails naming
+#     the kubeconfig, and the runtime leaves no sandbox, netns or address behind.
+SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
+. "$SRCDIR/tests/e2e/install/lib.sh"
+. "$SRCDIR/tests/e2e/runtime/lib.sh"   # second: its fail (exit 1) replaces the counting one
 runtime_require
+# The throwaway node (mount + net namespace, overlay root), then containerd's private namespaces
+# inside it (a new net, mount and pid namespace: /run and /var/lib become tmpfs there).
+INSTALL_TEST_TIMEOUT=${INSTALL_TEST_TIMEOUT:-360} install_enter_sandbox "$@"
 runtime_enter_private_ns 300 "$@"
-. "$SRCDIR/tests/apiserver/lib.sh"
-# shellcheck disable=SC2119 # no extra commands to require
-apiserver_require
+mkdir -p "$NET_DIR" "$BIN_DIR" /opt/cni/bin "$RUN_DIR" "$SA_DIR"   # /run is a fresh tmpfs here
+install_setup_api
+CNI_BIN=$BIN_DIR CNI_CONF=$NET_DIR AGENT_RUN=$RUN_DIR
 runtime_setup
 runtime_traps
+trap 'agent_kill; runtime_cleanup' EXIT
+# The image's plugin binary, which the agent copies into $BIN_DIR.
+cp "$ISTIO_CNI_BIN" /opt/cni/bin/istio-cni
+chmod 0755 /opt/cni/bin/istio-cni
 
 FIXTURE=$SRCDIR/tests/fixtures/pods/injected-cni.json
 POD=$("$CRI_PY" -c 'import json,sys; m=json.load(open(sys.argv[1]))["metadata"]; print(m["name"], m["namespace"], m["uid"])' "$FIXTURE")
@@ -59,61 +73,56 @@ write_primary_conflist() {
 JSON
 }
 
-# The node agent's install (spec §4.4, §4.6, §4.7), done by hand: the plugin binary in the bin dir,
-# its kubeconfig in the run dir, and the entry appended to the primary conflist (any earlier
-# istio-cni entry removed first, its cniVersion dropped, keys sorted at every depth, 2-space
-# indentation, trailing newline, file mode kept, written atomically).
-install_plugin() {
-    cp "$KUBECONFIG_FILE" "$AGENT_RUN/istio-cni-kubeconfig"
-    chmod 0600 "$AGENT_RUN/istio-cni-kubeconfig"
-    cp "$ISTIO_CNI_BIN" "$CNI_BIN/istio-cni.tmp" && mv "$CNI_BIN/istio-cni.tmp" "$CNI_BIN/istio-cni"
-    conflist_edit install "$PRIMARY" "$AGENT_RUN" || fail "install_plugin: cannot edit $PRIMARY"
+# The node agent, as the istio-cni-node DaemonSet runs it (NODE_NAME = the fixture pod's node, so
+# the plugin's pod lookup goes through the agent's pod cache). Each run logs to its own file.
+AGENT_RUNS=0
+agent_up() {
+    AGENT_RUNS=$((AGENT_RUNS + 1))
+    AGENT_LOG=$WORK/agent-$AGENT_RUNS.log
+    local t0
+    t0=$(date +%s%N)
+    agent_start NODE_NAME=node1 POD_NAMESPACE=istio-system POD_NAME=istio-cni-node-t3st1
+    wait_until 15 is_ready || fail "agent not ready within 15 s: $(tail -20 "$AGENT_LOG")"
+    has_istio "$PRIMARY" || fail "agent ready, but $PRIMARY has no istio-cni entry: $(cat "$PRIMARY")"
+    [ -x "$CNI_BIN/istio-cni" ] || fail "agent ready, but no $CNI_BIN/istio-cni"
+    [ -s "$AGENT_RUN/istio-cni-kubeconfig" ] || fail "agent ready, but no kubeconfig"
+    echo "agent ready in $(ms_since "$t0") ms (log $AGENT_LOG)"
 }
-
-# The node agent's cleanup on SIGTERM in sidecar mode (spec §4.11): the first istio-cni entry
-# removed from the conflist (re-serialised the same way), then the kubeconfig, then the binary.
-uninstall_plugin() {
-    conflist_edit uninstall "$PRIMARY" || fail "uninstall_plugin: cannot edit $PRIMARY"
-    rm -f "$AGENT_RUN/istio-cni-kubeconfig" "$CNI_BIN/istio-cni"
+# agent_exit_ms T0: from T0 (date +%s%N, just before the SIGTERM) to the agent's last log line
+# ("stopped"); agent_stop's wait (tail --pid) polls only once a second, so it cannot tell.
+agent_exit_ms() {
+    local ts
+    ts=$(tail -1 "$AGENT_LOG" | cut -f1)
+    echo $(( ($(date -d "$ts" +%s%N) - $1) / 1000000 ))
 }
-
-# conflist_edit install|uninstall FILE [RUN-DIR]
-conflist_edit() {
-    "$CRI_PY" - "$@" <<'PY'
-import json, os, sys, tempfile
-op, path = sys.argv[1], sys.argv[2]
-with open(path) as f:
-    doc = json.load(f)
-plugins = doc["plugins"]
-for i, p in enumerate(plugins):
-    if p.get("type") == "istio-cni":
-        del plugins[i]
-        break
-if op == "install":
-    # The entry of spec §4.6 (sidecar mode, chart defaults), cniVersion removed by the merge.
-    entry = {"cniVersion": "0.3.1", "name": "istio-cni", "type": "istio-cni", "ipam": {}, "dns": {},
-             "plugin_log_level": "debug", "cni_agent_run_dir": sys.argv[3], "ambient_enabled": False,
-             "enablement_selectors": [], "exclude_namespaces": ["kube-system"],
-             "pod_namespace": "istio-system", "native_nftables": False,
-             "enable_ambient_detection_retry": False}
-    del entry["cniVersion"]
-    plugins.append(entry)
-text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False)
-for c, e in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
-    text = text.replace(c, e)
-mode = os.stat(path).st_mode & 0o7777
-fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp.", dir=os.path.dirname(path))
-os.fchmod(fd, mode)
-with os.fdopen(fd, "w") as f:
-    f.write(text + "\n")
-os.rename(tmp, path)
-PY
+# agent_down: SIGTERM; the agent decides restart or uninstall from its DaemonSet (§4.11).
+agent_down() {
+    local t0 rc
+    t0=$(date +%s%N)
+    agent_stop
+    rc=$?
+    [ "$rc" = 0 ] || fail "agent exited $rc on SIGTERM: $(tail -20 "$AGENT_LOG")"
+    echo "agent stopped in $(agent_exit_ms "$t0") ms: $(grep -o 'terminating:.*' "$AGENT_LOG" | head -1)"
 }
+installed() { has_istio "$PRIMARY" && [ -e "$CNI_BIN/istio-cni" ] && [ -e "$AGENT_RUN/istio-cni-kubeconfig" ]; }
+removed() { no_istio "$PRIMARY" && [ ! -e "$CNI_BIN/istio-cni" ] && [ ! -e "$AGENT_RUN/istio-cni-kubeconfig" ]; }
 
-plugin_log() { cat "$AGENT_RUN/istio-cni.log" 2>/dev/null; }
+# What the plugin logged: over the log socket into the agent's log while the agent runs, else into
+# its file fallback in the run dir (§2.14).
+# plugin_log_reset marks where both logs end; plugin_log then prints only what came after.
+plugin_log_reset() {
+    MARK_FILE=$(stat -c %s "$AGENT_RUN/istio-cni.log" 2>/dev/null || echo 0)
+    MARK_AGENT=$(stat -c %s "$AGENT_LOG" 2>/dev/null || echo 0)
+}
+plugin_log() {
+    tail -c +$((MARK_FILE + 1)) "$AGENT_RUN/istio-cni.log" 2>/dev/null
+    tail -c +$((MARK_AGENT + 1)) "$AGENT_LOG" 2>/dev/null
+}
 log_lines() { plugin_log | wc -l; }
 
-apiserver_start --pods "$FIXTURE" || fail "apiserver"
+# The node the fixture pod runs on, for the agent's restart check (its DaemonSet must select it).
+apiserver_admin POST /__admin/nodes '{"metadata":{"name":"node1","labels":{"kubernetes.io/os":"linux"}}}' >/dev/null ||
+    fail "cannot add node1 to the stand-in API server"
 write_primary_conflist
 t0=$(date +%s%N)
 containerd_start
@@ -171,17 +180,26 @@ print(c.recv(100).decode().strip())' "$SUBNET.1" 2>&1 | tail -1)
     echo "$o"
 }
 
-# 1. istio-cni in the chain.
-install_plugin
+# 1. The agent installs istio-cni into the chain.
+agent_up
 wait_cni_loaded yes istio-cni
-n0=$(log_lines)
+plugin_log_reset
 t0=$(date +%s%N)
 cri_run "$POD_NAME" "$POD_NS" "$POD_UID" || fail "RunPodSandbox (plugin installed): $(cat "$WORK/cri.err")"
 echo "RunPodSandbox (istio-cni in the chain) took $(ms_since "$t0") ms"
 id=$SANDBOX
 sandbox_check "$id"
-plugin_log | tail -n +$((n0 + 1)) | grep -q "pod $POD_NS/$POD_NAME: redirect rules programmed" ||
-    fail "plugin did not program the pod: $(plugin_log | tail -n +$((n0 + 1)))"
+plugin_said() { plugin_log | grep -q "pod $POD_NS/$POD_NAME: redirect rules programmed"; }
+wait_until 5 plugin_said ||
+    fail "plugin did not program the pod: $(plugin_log)"
+# The deployed fast path: the pod came from the agent's pod cache, not from the API server.
+plugin_log | grep -q "pod $POD_NS/$POD_NAME: redirect rules programmed.*pod from node agent cache" ||
+    fail "agent running: the plugin did not get the pod from the agent's cache: $(plugin_log | grep 'rules programmed')"
+if tail -c +$((MARK_AGENT + 1)) "$AGENT_LOG" | grep -q 'redirect rules programmed'; then
+    echo "plugin log lines reached the agent's log (log socket)"
+else
+    echo "NOTE: plugin log lines are only in the file fallback, not in the agent's log"
+fi
 rules=$(netns_rules "$NETNS")
 # iptables (legacy or nft) or native nftables (chains istio-output, ... in table istio-proxy-nat).
 echo "$rules" | grep -q -- '-A OUTPUT -j ISTIO_OUTPUT\|jump ISTIO_OUTPUT\|jump istio-output' ||
@@ -199,11 +217,13 @@ echo "Stop+RemovePodSandbox took $(ms_since "$t0") ms"
 sandbox_gone "$id" "$NETNS" "$IP"
 echo "ok installed: Stop+Remove released $IP and removed the netns"
 
-# 2. istio-cni removed from the chain, as after an uninstall.
-uninstall_plugin
-grep -q istio-cni "$PRIMARY" && fail "uninstall_plugin left istio-cni in $PRIMARY"
+# 2. Uninstall: SIGTERM, and no istio-cni-node DaemonSet in the API (404).
+agent_down
+removed || fail "uninstall: the agent left its entry, binary or kubeconfig: $(ls -l "$CNI_BIN" "$AGENT_RUN"; cat "$PRIMARY")"
+grep -q 'terminating: DaemonSet istio-system/istio-cni-node is gone: uninstall' "$AGENT_LOG" ||
+    fail "uninstall: no 'terminating: ... is gone: uninstall' log line: $(tail -5 "$AGENT_LOG")"
 wait_cni_loaded no istio-cni
-n0=$(log_lines)
+plugin_log_reset
 t0=$(date +%s%N)
 cri_run "$POD_NAME" "$POD_NS" "$POD_UID" || fail "RunPodSandbox (plugin uninstalled): $(cat "$WORK/cri.err")"
 echo "RunPodSandbox (no istio-cni) took $(ms_since "$t0") ms"
@@ -213,7 +233,7 @@ rules=$(netns_rules "$NETNS")
 echo "$rules" | grep -qi istio && fail "uninstalled: the sandbox netns has ISTIO rules: $rules"
 o=$(redirect_probe "$NETNS")
 [ "$o" = sidecar ] && fail "uninstalled: outbound TCP from the sandbox was still redirected"
-[ "$(log_lines)" = "$n0" ] || fail "uninstalled: the plugin still ran: $(plugin_log | tail -n +$((n0 + 1)))"
+[ "$(log_lines)" = 0 ] || fail "uninstalled: the plugin still ran: $(plugin_log)"
 echo "ok uninstalled: sandbox ${id:0:12} ready, $IP, no ISTIO rules, outbound TCP not redirected ($o)"
 cri_remove "$id"
 sandbox_gone "$id" "$NETNS" "$IP"
@@ -224,8 +244,45 @@ grep -q '"level":"error"' "$AGENT_RUN/istio-cni.log" && fail "errors in istio-cn
 grep 'level=error' "$WORK/containerd/containerd.log" | grep -v 'msg="PodSandboxStatus for .* failed" error=".*NotFound' &&
     fail "containerd logged errors (above)"
 
-# 3. The entry without its kubeconfig: the plugin fails ADD, the runtime starts no sandbox.
-install_plugin
+# 3. Restart: the DaemonSet is there and selects this node; the plugin stays while the agent is down.
+apiserver_admin POST /__admin/daemonsets '{"metadata":{"name":"istio-cni-node","namespace":"istio-system"},"spec":{}}' >/dev/null ||
+    fail "cannot add the DaemonSet"
+agent_up
+wait_cni_loaded yes istio-cni
+agent_down
+installed || fail "restart: the agent removed its entry, binary or kubeconfig: $(ls -l "$CNI_BIN" "$AGENT_RUN"; cat "$PRIMARY")"
+grep -q 'terminating: DaemonSet istio-system/istio-cni-node is still present and selects node node1' "$AGENT_LOG" ||
+    fail "restart: no 'terminating: ... still present and selects node node1' log line: $(grep terminating "$AGENT_LOG")"
+has_istio "$PRIMARY" || fail "restart: entry gone"
+cni_loaded_has istio-cni || fail "restart: containerd dropped istio-cni: $(cni_loaded)"
+plugin_log_reset
+t0=$(date +%s%N)
+cri_run "$POD_NAME" "$POD_NS" "$POD_UID" || fail "RunPodSandbox (agent down): $(cat "$WORK/cri.err")"
+echo "RunPodSandbox (agent down, direct API) took $(ms_since "$t0") ms"
+id=$SANDBOX
+sandbox_check "$id"
+tail -c +$((MARK_FILE + 1)) "$AGENT_RUN/istio-cni.log" | grep -q "pod $POD_NS/$POD_NAME: redirect rules programmed.*pod from API server" ||
+    fail "agent down: the plugin did not program the pod from the API server (file log): $(plugin_log)"
+rules=$(netns_rules "$NETNS")
+echo "$rules" | grep -q -- '-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001\|redirect to :15001' ||
+    fail "agent down: no outbound redirect in the sandbox netns: $rules"
+o=$(redirect_probe "$NETNS")
+[ "$o" = sidecar ] || fail "agent down: outbound TCP from the sandbox was not redirected to 15001: $o"
+echo "ok restart: agent down, entry kept, sandbox ${id:0:12} ready, $IP, ISTIO rules, outbound TCP redirected"
+cri_remove "$id"
+sandbox_gone "$id" "$NETNS" "$IP"
+echo "ok restart: Stop+Remove (DEL with the agent down) released $IP"
+
+grep -q '"level":"error"' "$AGENT_RUN/istio-cni.log" && fail "errors in istio-cni.log: $(cat "$AGENT_RUN/istio-cni.log")"
+grep -P '\t(error|warn)\t' "$WORK"/agent-*.log && fail "the agent logged errors or warnings (above)"
+grep 'level=error' "$WORK/containerd/containerd.log" | grep -v 'msg="PodSandboxStatus for .* failed" error=".*NotFound' &&
+    fail "containerd logged errors (above)"
+
+# 4. The entry without its kubeconfig: the plugin fails ADD, the runtime starts no sandbox. The
+# agent is SIGKILLed, so it cannot clean up (or write the kubeconfig again).
+agent_up
+agent_kill
+has_istio "$PRIMARY" || fail "SIGKILL: entry gone"
 rm "$AGENT_RUN/istio-cni-kubeconfig"
 wait_cni_loaded yes istio-cni
 t0=$(date +%s%N)

@@ -58,13 +58,15 @@ runtime_enter_private_ns() {
     mount -t tmpfs -o mode=0755 cnibox-runtime /var/lib || fail "tmpfs on /var/lib"
 }
 
-# Work dirs and the CNI bin dir: bridge, host-local and loopback from /usr/lib/cni, istio-cni =
-# $CNI_PLUGIN or $CNIBOX (the applet dispatches on its name).
+# Work dirs and the CNI bin dir: bridge, host-local and loopback from /usr/lib/cni. The plugin
+# binary the agent installs ($ISTIO_CNI_BIN) is $CNI_PLUGIN or $CNIBOX (the applet dispatches on
+# its name). CNI_BIN, CNI_CONF and AGENT_RUN may be set before the call (the node agent's fixed
+# paths /host/opt/cni/bin, /host/etc/cni/net.d, /var/run/istio-cni); by default they are in $WORK.
 runtime_setup() {
     WORK=$(mktemp -d /tmp/cnibox-runtime.XXXXXX)
-    CNI_BIN=$WORK/cni/bin
-    CNI_CONF=$WORK/cni/net.d
-    AGENT_RUN=$WORK/istio-cni-run       # the agent's CNI_AGENT_RUN_DIR (kubeconfig, plugin log)
+    CNI_BIN=${CNI_BIN:-$WORK/cni/bin}
+    CNI_CONF=${CNI_CONF:-$WORK/cni/net.d}
+    AGENT_RUN=${AGENT_RUN:-$WORK/istio-cni-run}   # the agent's CNI_AGENT_RUN_DIR (kubeconfig, plugin log)
     SOCK=$WORK/containerd/containerd.sock
     # cgroupfs parent of every sandbox, removed on exit; named after $WORK, as $$ is 1 here.
     CGPARENT=/${WORK#/tmp/}
@@ -73,7 +75,7 @@ runtime_setup() {
     CONTAINERD_PID=
     mkdir -p "$CNI_BIN" "$CNI_CONF" "$AGENT_RUN" "$WORK/containerd" "$WORK/ipam" "$WORK/image"
     local p
-    for p in bridge host-local loopback; do ln -s "/usr/lib/cni/$p" "$CNI_BIN/$p"; done
+    for p in bridge host-local loopback; do ln -sfn "/usr/lib/cni/$p" "$CNI_BIN/$p"; done
     # shellcheck disable=SC2034 # for install_plugin in the test
     ISTIO_CNI_BIN=${CNI_PLUGIN:-$(realpath "$CNIBOX")}
     if [ -z "${CNI_PLUGIN:-}" ] && ! "$CNIBOX" --list 2>/dev/null | grep -q '^istio-cni '; then
@@ -128,6 +130,13 @@ runtime_cleanup() {
         [ -d "$m" ] && find "$m" -depth -type d -exec rmdir {} + 2>/dev/null
     done
     apiserver_stop >/dev/null 2>&1
+    # KEEP_LOGS=DIR: the logs and configs, copied out before $WORK goes (inside the node agent's
+    # throwaway root, KEEP_TMP cannot help: only the source, build and shared dirs reach the host).
+    if [ -n "${KEEP_LOGS:-}" ] && [ -n "${WORK:-}" ]; then
+        mkdir -p "$KEEP_LOGS" &&
+            find "$WORK" "${AGENT_RUN:-$WORK}" "${CNI_CONF:-$WORK}" -maxdepth 2 -type f \
+                \( -name '*.log' -o -name '*.toml' -o -name '*.conflist' \) -exec cp {} "$KEEP_LOGS/" \; 2>/dev/null
+    fi
     [ -n "${WORK:-}" ] && [ -z "${KEEP_TMP:-}" ] && rm -rf "$WORK"
     return 0
 }
