@@ -17,9 +17,11 @@
 #include "base/macro.h"
 
 /* Istio reacts to Create, Write and Remove (not Chmod). A file watch also needs the "self" events,
- * because a file replaced by rename is never written: its old inode is unlinked or moved. */
-#define FILE_MASK (IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
-#define DIR_MASK (IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | \
+ * because a file replaced by rename is never written: its old inode is unlinked or moved. Not
+ * IN_CLOSE_WRITE: podman opens and closes its cni.lock in the conf dir on every command without
+ * writing it, and each of those would be a reinstall pass. */
+#define FILE_MASK (IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
+#define DIR_MASK (IN_CREATE | IN_MODIFY | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | \
                   IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
 struct watch {
