@@ -420,8 +420,8 @@ static void emit_plugin_line(const struct logsink_entry *e, void *userdata) {
                         return;
                 cJSON_AddStringToObject(o, "time", e->time);
                 cJSON_AddStringToObject(o, "level", e->level);
-                cJSON_AddStringToObject(o, "scope", "cni-plugin");
                 cJSON_AddStringToObject(o, "msg", e->msg);
+                cJSON_AddStringToObject(o, "scope", "cni-plugin");
                 cJSON_ArrayForEach(l, e->labels)
                         if (!cJSON_GetObjectItemCaseSensitive(o, l->string))
                                 cJSON_AddItemToObject(o, l->string, cJSON_Duplicate(l, true));

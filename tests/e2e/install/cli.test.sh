@@ -76,7 +76,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$RUN_DIR/log.sock" 
 check "log socket: 200" [ "$code" = 200 ]
 check "log socket: socket mode 0666" [ "$(stat -c %a "$RUN_DIR/log.sock")" = 666 ]
 check "log socket: re-emitted as JSON under cni-plugin with its labels" wait_until 2 grep -q \
-    '"scope":"cni-plugin","msg":"pod default/p: redirect rules programmed","pod":"default/p"' "$AGENT_LOG"
+    '"msg":"pod default/p: redirect rules programmed","scope":"cni-plugin","pod":"default/p"' "$AGENT_LOG"
 check "log socket: agent lines are JSON" grep -q '^{"time":"[0-9T:.-]*Z","level":"info",.*"scope":"install-cni"' "$AGENT_LOG"
 curl -s 127.0.0.1:15014/metrics >/tmp/metrics.txt
 check "metrics: ADD stage histogram (rules 0.7 ms)" grep -q '^cnibox_plugin_add_stage_seconds_count{stage="rules"} 1' /tmp/metrics.txt
