@@ -291,19 +291,20 @@ AGENT=$!
 PIDS+=("$AGENT")
 wait_for 15 readyz 200 || fail "11: agent not ready: $(cat "$WORK/agent6.log")"
 prlimit --pid "$AGENT" --nofile=64:64 || fail "11: prlimit"
-python3 - "$SOCK" <<'PY' &
+python3 - "$SOCK" "$WORK/held" <<'PY' &
 import socket, sys, time
 held = []
 for _ in range(100):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(sys.argv[1])
     held.append(s)
+open(sys.argv[2], "w").close()
 time.sleep(1.8)
 PY
 HOLDER=$!
 PIDS+=("$HOLDER")
 ticks() { awk '{print $14 + $15}' "/proc/$AGENT/stat"; }
-sleep 0.3
+wait_for 10 test -e "$WORK/held" || fail "11: the idle connections were not made"
 t1=$(ticks); sleep 1; t2=$(ticks)
 wait "$HOLDER"
 hz=$(getconf CLK_TCK)
