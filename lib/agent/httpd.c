@@ -612,8 +612,8 @@ static void *accept_main(void *arg) {
                 int k = poll(pf, backoff_ms ? 1 : 2, backoff_ms ? backoff_ms : 1000);
                 if (k < 0 && errno != EINTR)
                         break;
-                if (pf[0].revents)
-                        break;
+                if (pf[0].revents || (backoff_ms == 0 && (pf[1].revents & (POLLERR | POLLNVAL))))
+                        break; /* stopping, or the listener is gone: polling it again would spin */
                 if (backoff_ms == 0 && !(pf[1].revents & POLLIN))
                         continue;
                 int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);

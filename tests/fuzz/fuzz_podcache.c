@@ -138,6 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!pl || podcache_replace(pc, pl, "100") != 0)
                 abort();
         cJSON_Delete(pl);
+        podcache_set_streaming(pc, true); /* as the informer does once its watch is accepted */
         bool synced = !(data[0] & 4);
         if (!synced)
                 podcache_set_unsynced(pc);
@@ -182,6 +183,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (list) {
                         const char *rv = k8s_obj_string(list, "metadata.resourceVersion");
                         int r = podcache_replace(pc, list, rv);
+                        if (r == 0)
+                                podcache_set_streaming(pc, true);
                         struct podcache_stats st;
                         podcache_get_stats(pc, &st);
                         if (r == 0 && (!st.synced || strncmp(st.resource_version, rv ? rv : "", sizeof st.resource_version - 1)))

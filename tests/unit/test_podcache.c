@@ -3,7 +3,10 @@
  * replace/apply/lookup semantics and counters, the HTTP/1.1 request handler (every answer a
  * well-formed response with an exact Content-Length), and Unix-socket round trips of
  * podcache_listen/podcache_serve/podcache_client_get without an API server (live = NULL). */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -602,8 +605,9 @@ START_TEST(test_listen) {
         ck_assert_int_eq(lstat(path, &st2), 0);
         ck_assert_uint_eq(st2.st_ino, st.st_ino);
         char err[256];
-        ck_assert_int_eq(podcache_client_get(path, "default", "a", UID_A, 2000000, &(cJSON *){ NULL }, &(bool){ false }, err,
-                                             sizeof err) == 0, 1);
+        cJSON *pod = NULL;
+        ck_assert_int_eq(podcache_client_get(path, "default", "a", UID_A, 2000000, &pod, &(bool){ false }, err, sizeof err), 0);
+        cJSON_Delete(pod);
         /* a successor that took the path over (after it was removed by hand) keeps its socket
          * when the first stops: only the inode the first bound is unlinked */
         ck_assert_int_eq(unlink(path), 0);
@@ -870,6 +874,350 @@ START_TEST(test_client_failures) {
 }
 END_TEST
 
+/* ---- against a scripted API server (plain HTTP on loopback) ---- */
+
+/* The fake API server: LIST answers pod default/a (UID_A); the first watch ends at once (a gap
+ * follows, as when the API server ends a stream), the second is accepted after watch2_delay_ms
+ * and then held open; a GET of a pod answers after get_delay_ms. Counts what it was asked. */
+struct fakeapi {
+        int fd, port;
+        pthread_t t;
+        volatile int stop;
+        int get_delay_ms, watch2_delay_ms;
+        pthread_mutex_t lock;
+        unsigned lists, watches, gets;
+};
+
+struct fconn {
+        struct fakeapi *f;
+        int fd;
+};
+
+static void msleep(int ms) {
+        nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L }, NULL);
+}
+
+static void send_str(int fd, const char *s) {
+        (void)!send(fd, s, strlen(s), MSG_NOSIGNAL);
+}
+
+static void send_json(int fd, const char *body) {
+        char head[256];
+        snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                                    "Connection: close\r\n\r\n", strlen(body));
+        send_str(fd, head);
+        send_str(fd, body);
+}
+
+static void *fconn_main(void *arg) {
+        struct fconn *c = arg;
+        struct fakeapi *f = c->f;
+        char req[4096] = "";
+        size_t n = 0;
+        while (n < sizeof req - 1 && !strstr(req, "\r\n\r\n")) {
+                ssize_t k = recv(c->fd, req + n, sizeof req - 1 - n, 0);
+                if (k <= 0)
+                        goto out;
+                n += (size_t)k;
+                req[n] = 0;
+        }
+        pthread_mutex_lock(&f->lock);
+        bool watch = strstr(req, "watch=1") != NULL, get = strncmp(req, "GET /api/v1/namespaces/", 23) == 0;
+        unsigned w = watch ? ++f->watches : 0;
+        if (get)
+                f->gets++;
+        else if (!watch)
+                f->lists++;
+        pthread_mutex_unlock(&f->lock);
+        if (get) {
+                msleep(f->get_delay_ms);
+                send_json(c->fd, "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"namespace\":\"default\","
+                                 "\"name\":\"x\",\"uid\":\"" UID_B "\"}}");
+        } else if (!watch) {
+                send_json(c->fd, "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":["
+                                 "{\"metadata\":{\"namespace\":\"default\",\"name\":\"a\",\"uid\":\"" UID_A "\"}}]}");
+        } else if (w == 1) {
+                send_json(c->fd, ""); /* the stream ends at once */
+        } else {
+                for (int i = 0; i < f->watch2_delay_ms / 10 && !f->stop; i++)
+                        msleep(10);
+                send_str(c->fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+                char buf[1];
+                while (!f->stop && recv(c->fd, buf, 1, MSG_DONTWAIT) != 0) /* held until the client leaves */
+                        msleep(10);
+        }
+out:
+        close(c->fd);
+        free(c);
+        return NULL;
+}
+
+static void *fake_main(void *arg) {
+        struct fakeapi *f = arg;
+        pthread_t ts[64];
+        int nt = 0;
+        while (!f->stop && nt < 64) {
+                struct pollfd pf = { .fd = f->fd, .events = POLLIN };
+                if (poll(&pf, 1, 50) <= 0)
+                        continue;
+                struct fconn *c = malloc(sizeof *c);
+                c->f = f;
+                c->fd = accept4(f->fd, NULL, NULL, SOCK_CLOEXEC);
+                if (c->fd < 0 || pthread_create(&ts[nt], NULL, fconn_main, c) != 0) {
+                        if (c->fd >= 0)
+                                close(c->fd);
+                        free(c);
+                        continue;
+                }
+                nt++;
+        }
+        for (int i = 0; i < nt; i++)
+                pthread_join(ts[i], NULL);
+        return NULL;
+}
+
+static void fake_start(struct fakeapi *f) {
+        struct sockaddr_in sa;
+        socklen_t sl = sizeof sa;
+        f->lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+        ck_assert_int_eq(httpd_listen_tcp("127.0.0.1", 0, &f->fd), 0);
+        ck_assert_int_eq(getsockname(f->fd, (struct sockaddr *)&sa, &sl), 0);
+        f->port = ntohs(sa.sin_port);
+        ck_assert_int_eq(pthread_create(&f->t, NULL, fake_main, f), 0);
+}
+
+static void fake_stop(struct fakeapi *f) {
+        f->stop = 1;
+        pthread_join(f->t, NULL);
+        close(f->fd);
+}
+
+static struct k8s_client *fake_client(struct fakeapi *f, uint64_t timeout_usec) {
+        char url[64], err[256];
+        struct k8s_client *c = NULL;
+        snprintf(url, sizeof url, "http://127.0.0.1:%d", f->port);
+        struct kubeconfig kc = { .server = url };
+        struct k8s_options o = { .timeout_usec = timeout_usec, .max_attempts = 1 };
+        ck_assert_int_eq(k8s_client_new(&kc, &o, &c, err, sizeof err), 0);
+        return c;
+}
+
+static unsigned fake_count(struct fakeapi *f, unsigned *what) {
+        pthread_mutex_lock(&f->lock);
+        unsigned n = *what;
+        pthread_mutex_unlock(&f->lock);
+        return n;
+}
+
+/* issue 11 A10: in the gap between two watch streams a lookup without a UID is not answered from
+ * the cache (a delete + re-create would be unseen); one with the UID still is. Once the next
+ * stream is accepted, both are hits again. Fails on the code before the fix: the cache answered
+ * UID-less lookups for as long as it was synced. */
+START_TEST(test_watch_gap) {
+        struct fakeapi f = { .watch2_delay_ms = 2500 };
+        struct podcache *pc = new_cache();
+        struct podcache_stats st;
+        char path[256], err[256];
+        cJSON *pod = NULL;
+        bool fc = false;
+
+        fake_start(&f);
+        struct k8s_client *wc = fake_client(&f, 5000000);
+        path_in(path, sizeof path, "gap.sock");
+        struct podcache_agent_options o = { .node_name = "n1", .socket_path = path, .watch_client = wc };
+        struct podcache_agent *a = NULL;
+        ck_assert_int_eq(podcache_agent_start(pc, &o, &a), 0);
+        /* the first stream has ended and the second is not accepted yet */
+        for (int i = 0; i < 300 && fake_count(&f, &f.watches) < 1; i++)
+                msleep(10);
+        msleep(300);
+        podcache_get_stats(pc, &st);
+        ck_assert(st.synced);
+        ck_assert(!st.streaming);
+        ck_assert_int_eq(podcache_lookup(pc, "default", "a", NULL, &(char *){ NULL }), -EAGAIN);
+        ck_assert_int_eq(client_get(path, "default", "a", NULL, 2000000, NULL, NULL, err, sizeof err), -EIO);
+        ck_assert_msg(strstr(err, "HTTP 503"), "%s", err);
+        ck_assert_int_eq(client_get(path, "default", "a", UID_A, 2000000, &pod, &fc, err, sizeof err), 0);
+        ck_assert(fc);
+        cJSON_Delete(pod);
+        /* the second stream is accepted: UID-less lookups are hits again */
+        for (int i = 0; i < 500; i++) {
+                podcache_get_stats(pc, &st);
+                if (st.streaming)
+                        break;
+                msleep(10);
+        }
+        ck_assert(st.streaming);
+        ck_assert_int_eq(client_get(path, "default", "a", NULL, 2000000, NULL, &fc, err, sizeof err), 0);
+        ck_assert(fc);
+        /* stop interrupts the held stream at once */
+        uint64_t t0 = now_usec();
+        a = podcache_agent_stop(a);
+        ck_assert_uint_lt(now_usec() - t0, 2000000);
+        podcache_get_stats(pc, &st);
+        ck_assert(!st.streaming);
+        fake_stop(&f);
+        k8s_client_free(wc);
+        podcache_free(pc);
+}
+END_TEST
+
+struct asker {
+        const char *path;
+        uint64_t timeout_usec;
+        int r;
+        uint64_t took;
+        char err[256];
+};
+
+static void *asker_main(void *arg) {
+        struct asker *q = arg;
+        cJSON *pod = NULL;
+        bool fc;
+        uint64_t t0 = now_usec();
+        q->r = podcache_client_get(q->path, "default", "x", NULL, q->timeout_usec, &pod, &fc, q->err, sizeof q->err);
+        q->took = now_usec() - t0;
+        cJSON_Delete(pod);
+        return NULL;
+}
+
+/* issue 11 A10: live GETs wait for the one API connection at most PODCACHE_LIVE_QUEUE_USEC, and
+ * a GET whose client left is never sent. Fails on the code before the fix: every queued GET
+ * waited without a deadline and was sent after its client had gone. */
+START_TEST(test_live_queue) {
+        struct fakeapi f = { .get_delay_ms = 900 };
+        struct podcache *pc = new_cache();
+        struct podcache_stats st;
+        char path[256];
+        struct asker q[4];
+        pthread_t t[4];
+
+        fake_start(&f);
+        struct k8s_client *lc = fake_client(&f, PODCACHE_LIVE_TIMEOUT_USEC);
+        path_in(path, sizeof path, "queue.sock");
+        struct podcache_agent_options o = { .socket_path = path, .live_client = lc };
+        struct podcache_agent *a = NULL;
+        ck_assert_int_eq(podcache_agent_start(pc, &o, &a), 0);
+
+        /* four at once against a slow API server: one GET is sent, three give up waiting */
+        for (int i = 0; i < 4; i++) {
+                q[i] = (struct asker){ .path = path, .timeout_usec = 3000000 };
+                ck_assert_int_eq(pthread_create(&t[i], NULL, asker_main, &q[i]), 0);
+                msleep(20);
+        }
+        int ok = 0, busy = 0;
+        for (int i = 0; i < 4; i++) {
+                pthread_join(t[i], NULL);
+                if (q[i].r == 0)
+                        ok++;
+                else if (strstr(q[i].err, "HTTP 503") && strstr(q[i].err, "waiting")) {
+                        busy++;
+                        ck_assert_msg(q[i].took < 900000, "a queued GET answered after %llu µs", (unsigned long long)q[i].took);
+                }
+        }
+        ck_assert_int_eq(ok, 1);
+        ck_assert_int_eq(busy, 3);
+        ck_assert_uint_eq(fake_count(&f, &f.gets), 1);
+        podcache_get_stats(pc, &st);
+        ck_assert_uint_eq(st.dropped, 3);
+        ck_assert_uint_eq(st.live, 1);
+
+        /* a client that leaves while queued: its GET is dropped, not sent */
+        f.get_delay_ms = 300;
+        q[0] = (struct asker){ .path = path, .timeout_usec = 3000000 };
+        q[1] = (struct asker){ .path = path, .timeout_usec = 100000 };
+        ck_assert_int_eq(pthread_create(&t[0], NULL, asker_main, &q[0]), 0);
+        msleep(30);
+        ck_assert_int_eq(pthread_create(&t[1], NULL, asker_main, &q[1]), 0);
+        pthread_join(t[0], NULL);
+        pthread_join(t[1], NULL);
+        ck_assert_int_eq(q[0].r, 0);
+        ck_assert_int_eq(q[1].r, -ETIMEDOUT);
+        msleep(300); /* the abandoned request's worker has had the lock by now */
+        ck_assert_uint_eq(fake_count(&f, &f.gets), 2);
+        podcache_get_stats(pc, &st);
+        ck_assert_uint_eq(st.dropped, 4);
+        a = podcache_agent_stop(a);
+        fake_stop(&f);
+        k8s_client_free(lc);
+        podcache_free(pc);
+}
+END_TEST
+
+/* The observer sees what the informer applied: the LIST's pods as ADDED. */
+struct seen {
+        pthread_mutex_t lock;
+        int added;
+};
+
+static void observe(void *ud, const char *type, const cJSON *pod) {
+        struct seen *s = ud;
+        pthread_mutex_lock(&s->lock);
+        if (streq(type, "ADDED") && streq(k8s_obj_string(pod, "metadata.name"), "a"))
+                s->added++;
+        pthread_mutex_unlock(&s->lock);
+}
+
+START_TEST(test_agent_observer) {
+        struct fakeapi f = { .watch2_delay_ms = 10 };
+        struct podcache *pc = new_cache();
+        struct seen seen = { .lock = PTHREAD_MUTEX_INITIALIZER };
+        char path[256];
+
+        fake_start(&f);
+        struct k8s_client *wc = fake_client(&f, 5000000);
+        path_in(path, sizeof path, "obs.sock");
+        struct podcache_agent_options o = { .node_name = "n1", .socket_path = path, .watch_client = wc,
+                                            .on_event = observe, .event_userdata = &seen };
+        struct podcache_agent *a = NULL;
+        uint64_t t0 = now_usec();
+        ck_assert_int_eq(podcache_agent_start(pc, &o, &a), 0);
+        ck_assert_uint_lt(now_usec() - t0, 200000); /* no waiting for the API server */
+        for (int i = 0; i < 300; i++) {
+                pthread_mutex_lock(&seen.lock);
+                int n = seen.added;
+                pthread_mutex_unlock(&seen.lock);
+                if (n)
+                        break;
+                msleep(10);
+        }
+        ck_assert_int_eq(seen.added, 1);
+        a = podcache_agent_stop(a);
+        fake_stop(&f);
+        k8s_client_free(wc);
+        podcache_free(pc);
+}
+END_TEST
+
+/* An API server that never answers: the agent starts at once and stops at once. */
+START_TEST(test_agent_api_down) {
+        struct podcache *pc = new_cache();
+        char path[256], err[256];
+        int lfd = -1;
+        /* a listener that never accepts: connect succeeds, no answer ever comes */
+        ck_assert_int_eq(httpd_listen_tcp("127.0.0.1", 0, &lfd), 0);
+        struct sockaddr_in sa;
+        socklen_t sl = sizeof sa;
+        ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+        struct fakeapi f = { .port = ntohs(sa.sin_port) };
+        struct k8s_client *wc = fake_client(&f, 5000000);
+        path_in(path, sizeof path, "down.sock");
+        struct podcache_agent_options o = { .node_name = "n1", .socket_path = path, .watch_client = wc };
+        struct podcache_agent *a = NULL;
+        uint64_t t0 = now_usec();
+        ck_assert_int_eq(podcache_agent_start(pc, &o, &a), 0);
+        ck_assert_uint_lt(now_usec() - t0, 200000);
+        msleep(200);
+        ck_assert_int_eq(client_get(path, "default", "a", UID_A, 2000000, NULL, NULL, err, sizeof err), -EIO);
+        t0 = now_usec();
+        a = podcache_agent_stop(a);
+        ck_assert_uint_lt(now_usec() - t0, 1000000);
+        close(lfd);
+        k8s_client_free(wc);
+        podcache_free(pc);
+}
+END_TEST
+
 static void rm_rf(const char *dir) {
         pid_t p = fork();
         if (p == 0) {
@@ -909,6 +1257,13 @@ int main(void) {
         tcase_add_test(tc, test_concurrent);
         tcase_add_test(tc, test_client_checks);
         tcase_add_test(tc, test_client_failures);
+        suite_add_tcase(su, tc);
+        tc = tcase_create("agent");
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(tc, test_watch_gap);
+        tcase_add_test(tc, test_live_queue);
+        tcase_add_test(tc, test_agent_observer);
+        tcase_add_test(tc, test_agent_api_down);
         suite_add_tcase(su, tc);
         SRunner *sr = srunner_create(su);
         srunner_run_all(sr, CK_NORMAL);

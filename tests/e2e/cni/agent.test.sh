@@ -4,7 +4,9 @@
 # plugin, real rules in throwaway netns: every ADD answered by the agent programs exactly the rules
 # the direct API GET path programs; cache hits, UID checks, watch events, live GETs, 410 relists;
 # and every agent failure (stopped, stale socket, foreign uid, rogue answer, API down) degrades
-# to the direct GET or to a CNI error, never to success without rules. Spec istio-cni.md §2.4, §2.5.
+# to the direct GET or to a CNI error, never to success without rules; a second agent never takes
+# a live agent's socket, and accept() under EMFILE does not spin (issue 11 A10).
+# Spec istio-cni.md §2.4, §2.5.
 . "$SRCDIR/tests/e2e/cni/lib.sh"
 cni_require_root
 cni_enter_private_netns "$@"
@@ -261,6 +263,56 @@ add_ok 8 "$WORK/run" "$PP" "" "API server"
 warned && grep -q "something other than pod default/$PP" "$ERRF" || fail "8: rogue answer not rejected: $(cat "$ERRF")"
 kill "$UDS"; wait "$UDS" 2>/dev/null
 echo "ok 8 rogue answer rejected"
+
+# 10. issue 11 A10: a second agent on a live socket refuses with a clear error and leaves the
+#     first one's socket alone; an agent that stops unlinks only the socket it bound.
+agent_start node1 "$SOCK" "$WORK/agent4.log"
+FIRST=$AGENT
+ino=$(stat -c %i "$SOCK")
+timeout 5 "$BIN" cni-podcache --kubeconfig "$KUBECONFIG_FILE" --node-name node1 --socket "$SOCK" 2>"$WORK/second.log"
+rc=$?
+[ $rc = 1 ] && grep -q "another pod cache agent is serving $SOCK" "$WORK/second.log" ||
+    fail "10: a second agent did not refuse (rc $rc): $(cat "$WORK/second.log")"
+[ "$(stat -c %i "$SOCK")" = "$ino" ] && readyz 200 || fail "10: the first agent lost its socket"
+rm -f "$SOCK"   # e.g. removed by hand: a successor may bind afresh
+agent_start node1 "$SOCK" "$WORK/agent5.log"
+SECOND=$AGENT
+kill -TERM "$FIRST"; wait "$FIRST" 2>/dev/null
+[ -S "$SOCK" ] && readyz 200 || fail "10: the first agent's exit removed its successor's socket"
+kill -TERM "$SECOND"; wait "$SECOND" 2>/dev/null
+[ ! -e "$SOCK" ] || fail "10: the last agent left its socket behind"
+agent_logcheck "$WORK/agent4.log"; agent_logcheck "$WORK/agent5.log"
+echo "ok 10 second agent refused; only its own socket unlinked"
+
+# 11. issue 11 A10: out of file descriptors, accept() backs off instead of spinning. 100 idle
+#     connections against a 64-fd limit; the agent's CPU over 1 s while they are held.
+"$BIN" cni-podcache --kubeconfig "$KUBECONFIG_FILE" --node-name node1 --socket "$SOCK" 2>"$WORK/agent6.log" &
+AGENT=$!
+PIDS+=("$AGENT")
+wait_for 15 readyz 200 || fail "11: agent not ready: $(cat "$WORK/agent6.log")"
+prlimit --pid "$AGENT" --nofile=64:64 || fail "11: prlimit"
+python3 - "$SOCK" "$WORK/held" <<'PY' &
+import socket, sys, time
+held = []
+for _ in range(100):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    held.append(s)
+open(sys.argv[2], "w").close()
+time.sleep(1.8)
+PY
+HOLDER=$!
+PIDS+=("$HOLDER")
+ticks() { awk '{print $14 + $15}' "/proc/$AGENT/stat"; }
+wait_for 10 test -e "$WORK/held" || fail "11: the idle connections were not made"
+t1=$(ticks); sleep 1; t2=$(ticks)
+wait "$HOLDER"
+hz=$(getconf CLK_TCK)
+[ $((t2 - t1)) -lt $((hz / 4)) ] || fail "11: the agent used $((t2 - t1))/$hz s of CPU in 1 s while out of fds"
+wait_for 10 readyz 200 || fail "11: not serving after the fds came back"
+kill -TERM "$AGENT"; wait "$AGENT" 2>/dev/null
+agent_logcheck "$WORK/agent6.log"
+echo "ok 11 EMFILE: $((t2 - t1)) tick(s) of CPU in 1 s, served afterwards"
 
 # 9. API server failing / gone for the agent and the plugin: a CNI error, never success.
 agent_start node1 "$SOCK" "$WORK/agent3.log"
