@@ -5,7 +5,7 @@
 # Tests that program rules run only in namespaces they create. Everything after installing the
 # dependencies runs under tests/leakcheck.sh, which compares the host's namespaces, temp dirs,
 # `ip rule`, routes, iptables and nft state before and after, and fails with a diff on any
-# difference. Usage (as root): tests/run-all.sh
+# difference. Usage (as root): [LEAKCHECK_PRIVATE=1] tests/run-all.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" != --inside-leak-check ]; then
@@ -13,7 +13,8 @@ if [ "${1:-}" != --inside-leak-check ]; then
         bash tests/deps.sh
         start=$(date +%s)
         rc=0
-        bash tests/leakcheck.sh bash "$0" --inside-leak-check || rc=$?
+        # LEAKCHECK_PRIVATE=1: see only what this run creates (tests/leakcheck.sh --private).
+        bash tests/leakcheck.sh ${LEAKCHECK_PRIVATE:+--private} bash "$0" --inside-leak-check || rc=$?
         echo "run-all: $([ $rc = 0 ] && echo PASSED || echo "FAILED (exit $rc)") in $(( $(date +%s) - start )) s"
         exit $rc
 fi
