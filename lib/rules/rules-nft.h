@@ -16,3 +16,5 @@
  * each of our three tables. */
 int rules_nft_render(const struct ruleset *rs, bool cleanup, char **ret_text);
 const char *rules_nft_table_name(enum rules_table t);
+/* Does an interface name need quotes in nft syntax (starts with a digit, or is an nft keyword)? */
+bool rules_nft_ifname_needs_quotes(const char *name);
