@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,6 +225,7 @@ static void fmt_target(FILE *f, const struct rules_rule *r) {
         }
 }
 
+/* Writes one table's operations, if the configuration uses the table. */
 static void render_table(FILE *f, const struct rules_list *l, size_t ti) {
         unsigned count[RULES_CHAIN_MAX] = {};
         const char *tn = tables[ti].name;
@@ -237,7 +239,6 @@ static void render_table(FILE *f, const struct rules_list *l, size_t ti) {
                 any = any || count[ch];
         if (!any)
                 return;
-
         fprintf(f, "add table inet %s\nflush table inet %s\n", tn, tn);
         for (size_t k = 0; tables[ti].chains[k].chain != RULES_CHAIN_MAX; k++) {
                 enum rules_chain ch = tables[ti].chains[k].chain;
@@ -284,4 +285,21 @@ int rules_nft_render(const struct ruleset *rs, bool cleanup, char **ret_text) {
                         render_table(f, &rs->fam[0], ti);
         }
         return memstream_finish(f, &buf, 0, ret_text);
+}
+
+int rules_nft_render_apply(const struct ruleset *rs, char **ret_text) {
+        _cleanup_free_ char *cleanup = NULL, *text = NULL;
+        int r;
+
+        /* Deleting first (in the same batch) drops what "flush table" keeps: a table or a chain
+         * the new configuration does not use, and the order of chains an earlier configuration
+         * created, so the result is exactly a fresh apply's (and CHECK's comparison converges). */
+        r = rules_nft_render(rs, true, &cleanup);
+        if (r >= 0)
+                r = rules_nft_render(rs, false, &text);
+        if (r < 0)
+                return r;
+        if (asprintf(ret_text, "%s%s", cleanup, text) < 0)
+                return -ENOMEM;
+        return 0;
 }
