@@ -47,185 +47,217 @@ const char *iptnft_program(int family) {
         return family == AF_INET ? "iptables-nft" : family == AF_INET6 ? "ip6tables-nft" : NULL;
 }
 
-static void close_pair(int p[2]) {
-        for (int i = 0; i < 2; i++)
-                if (p[i] >= 0) {
-                        close(p[i]);
-                        p[i] = -1;
-                }
+/* A running child: our ends of its stdin (a socket), stdout and stderr; -1 once closed. */
+struct child {
+        pid_t pid;
+        int in, out, err;
+        uint64_t deadline;
+        bool killed;
+};
+
+/* What goes in and comes out: stdin bytes, stdout (kept only when keep_out), bounded stderr. */
+struct child_io {
+        const char *in;
+        size_t inlen, written;
+        bool keep_out;
+        char *out;
+        size_t outlen, outcap;
+        struct iptnft_error *err;
+        size_t errlen;
+};
+
+static void close_fd(int *fd) {
+        if (*fd >= 0) {
+                close(*fd);
+                *fd = -1;
+        }
 }
 
-/* Runs argv[0] from PATH with in (may be NULL) on stdin; collects stdout into *ret_out when
- * ret_out is non-NULL (else discards it) and a bounded stderr into err. */
-static int spawn_run(char *const argv[], const char *in, size_t inlen, char **ret_out, struct iptnft_error *err) {
+/* Starts argv[0] from PATH with its stdin, stdout and stderr connected to c. */
+static int child_spawn(char *const argv[], struct child *c) {
         /* stdin is a socketpair rather than a pipe: send(MSG_NOSIGNAL) gives EPIPE instead of a
          * process-wide SIGPIPE when the child exits early, and lib/ must not touch signal state. */
         int sin[2] = { -1, -1 }, sout[2] = { -1, -1 }, serr[2] = { -1, -1 };
-        _cleanup_free_ char *out = NULL;
-        size_t outlen = 0, outcap = 0, errlen = 0, written = 0;
         posix_spawn_file_actions_t fa;
-        pid_t pid;
-        int r, status = 0;
-        bool killed = false;
+        int r;
 
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sin) < 0 ||
-            pipe2(sout, O_CLOEXEC) < 0 || pipe2(serr, O_CLOEXEC) < 0) {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sin) < 0 || pipe2(sout, O_CLOEXEC) < 0 ||
+            pipe2(serr, O_CLOEXEC) < 0)
                 r = -errno;
-                close_pair(sin);
-                close_pair(sout);
-                close_pair(serr);
+        else if ((r = posix_spawn_file_actions_init(&fa)) != 0)
+                r = -r;
+        else {
+                /* dup2 clears O_CLOEXEC on the child's 0/1/2; every other fd of ours stays CLOEXEC. */
+                posix_spawn_file_actions_adddup2(&fa, sin[1], 0);
+                posix_spawn_file_actions_adddup2(&fa, sout[1], 1);
+                posix_spawn_file_actions_adddup2(&fa, serr[1], 2);
+                r = -posix_spawnp(&c->pid, argv[0], &fa, NULL, argv, environ); /* ENOENT: not in PATH */
+                posix_spawn_file_actions_destroy(&fa);
+        }
+        close_fd(&sin[1]);
+        close_fd(&sout[1]);
+        close_fd(&serr[1]);
+        if (r < 0) {
+                close_fd(&sin[0]);
+                close_fd(&sout[0]);
+                close_fd(&serr[0]);
                 return r;
         }
+        c->in = sin[0];
+        c->out = sout[0];
+        c->err = serr[0];
+        return 0;
+}
 
-        r = posix_spawn_file_actions_init(&fa);
-        if (r != 0) {
-                close_pair(sin);
-                close_pair(sout);
-                close_pair(serr);
-                return -r;
+/* Writes what the child takes of stdin; closes it when done or when the child stops reading
+ * (EPIPE: it reports why on stderr). */
+static void pump_stdin(struct child *c, struct child_io *io) {
+        ssize_t k = send(c->in, io->in + io->written, io->inlen - io->written, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (k > 0)
+                io->written += (size_t)k;
+        if ((k < 0 && errno != EAGAIN && errno != EINTR) || io->written == io->inlen)
+                close_fd(&c->in);
+}
+
+static int pump_stdout(struct child *c, struct child_io *io) {
+        char buf[4096];
+        ssize_t k = read(c->out, buf, sizeof buf);
+
+        if (k < 0 && errno == EINTR)
+                return 0;
+        if (k <= 0) {
+                close_fd(&c->out);
+                return 0;
         }
-        /* dup2 clears O_CLOEXEC on the child's 0/1/2; every other fd of ours stays CLOEXEC. */
-        posix_spawn_file_actions_adddup2(&fa, sin[1], 0);
-        posix_spawn_file_actions_adddup2(&fa, sout[1], 1);
-        posix_spawn_file_actions_adddup2(&fa, serr[1], 2);
-        r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        close(sin[1]);
-        sin[1] = -1;
-        close(sout[1]);
-        sout[1] = -1;
-        close(serr[1]);
-        serr[1] = -1;
-        if (r != 0) {
-                close_pair(sin);
-                close_pair(sout);
-                close_pair(serr);
-                return -r; /* ENOENT when not in PATH, EACCES when not executable */
+        if (!io->keep_out || io->outlen + (size_t)k > STDOUT_MAX)
+                return 0;
+        if (io->outlen + (size_t)k + 1 > io->outcap) {
+                size_t ncap = io->outcap ? io->outcap * 2 : 8192;
+                while (ncap < io->outlen + (size_t)k + 1)
+                        ncap *= 2;
+                char *t = realloc(io->out, ncap);
+                if (!t)
+                        return -ENOMEM;
+                io->out = t;
+                io->outcap = ncap;
         }
+        memcpy(io->out + io->outlen, buf, (size_t)k);
+        io->outlen += (size_t)k;
+        return 0;
+}
 
-        if (!in || inlen == 0) {
-                close(sin[0]);
-                sin[0] = -1;
-        } else
-                fcntl(sin[0], F_SETFL, O_NONBLOCK);
+static void pump_stderr(struct child *c, struct child_io *io) {
+        char buf[1024];
+        ssize_t k = read(c->err, buf, sizeof buf);
 
-        uint64_t deadline = now_usec() + timeout_ms * 1000ULL;
-        r = 0;
-        while (sout[0] >= 0 || serr[0] >= 0) {
+        if (k < 0 && errno == EINTR)
+                return;
+        if (k <= 0) {
+                close_fd(&c->err);
+                return;
+        }
+        if (io->err && io->errlen < sizeof io->err->stderr_text - 1) {
+                size_t n = sizeof io->err->stderr_text - 1 - io->errlen;
+                if ((size_t)k < n)
+                        n = (size_t)k;
+                memcpy(io->err->stderr_text + io->errlen, buf, n);
+                io->errlen += n;
+                io->err->stderr_text[io->errlen] = '\0';
+        }
+}
+
+/* Feeds stdin and drains stdout and stderr until the child closes them or the deadline passes
+ * (then it is killed). Returns 0 or -errno (the child is killed then too). */
+static int child_pump(struct child *c, struct child_io *io) {
+        int r = 0;
+
+        if (!io->in || io->inlen == 0)
+                close_fd(&c->in);
+        else
+                fcntl(c->in, F_SETFL, O_NONBLOCK);
+        while (r >= 0 && (c->out >= 0 || c->err >= 0)) {
                 struct pollfd p[3] = {
-                        { .fd = sout[0], .events = POLLIN },
-                        { .fd = serr[0], .events = POLLIN },
-                        { .fd = sin[0], .events = POLLOUT },
+                        { .fd = c->out, .events = POLLIN },
+                        { .fd = c->err, .events = POLLIN },
+                        { .fd = c->in, .events = POLLOUT },
                 };
                 uint64_t now = now_usec();
-                if (now >= deadline) {
-                        kill(pid, SIGKILL);
-                        killed = true;
+                if (now >= c->deadline) {
+                        kill(c->pid, SIGKILL);
+                        c->killed = true;
                         break;
                 }
-                int n = poll(p, 3, (int)((deadline - now + 999) / 1000));
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
-                        kill(pid, SIGKILL);
-                        break;
-                }
-                if (p[2].revents & (POLLOUT | POLLERR | POLLHUP)) {
-                        ssize_t k = send(sin[0], in + written, inlen - written, MSG_NOSIGNAL | MSG_DONTWAIT);
-                        if (k > 0)
-                                written += (size_t)k;
-                        /* A child that stops reading early (EPIPE) reports why on stderr. */
-                        if ((k < 0 && errno != EAGAIN && errno != EINTR) || written == inlen) {
-                                close(sin[0]);
-                                sin[0] = -1;
-                        }
-                }
-                if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-                        char buf[4096];
-                        ssize_t k = read(sout[0], buf, sizeof(buf));
-                        if (k <= 0) {
-                                if (k < 0 && errno == EINTR)
-                                        continue;
-                                close(sout[0]);
-                                sout[0] = -1;
-                        } else if (ret_out && outlen + (size_t)k <= STDOUT_MAX) {
-                                if (outlen + (size_t)k + 1 > outcap) {
-                                        size_t ncap = (outcap ? outcap * 2 : 8192);
-                                        while (ncap < outlen + (size_t)k + 1)
-                                                ncap *= 2;
-                                        char *t = realloc(out, ncap);
-                                        if (!t) {
-                                                r = -ENOMEM;
-                                                kill(pid, SIGKILL);
-                                                break;
-                                        }
-                                        out = t;
-                                        outcap = ncap;
-                                }
-                                memcpy(out + outlen, buf, (size_t)k);
-                                outlen += (size_t)k;
-                        }
-                }
-                if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-                        char buf[1024];
-                        ssize_t k = read(serr[0], buf, sizeof(buf));
-                        if (k <= 0) {
-                                if (k < 0 && errno == EINTR)
-                                        continue;
-                                close(serr[0]);
-                                serr[0] = -1;
-                        } else if (err && errlen < sizeof(err->stderr_text) - 1) {
-                                size_t c = sizeof(err->stderr_text) - 1 - errlen;
-                                if ((size_t)k < c)
-                                        c = (size_t)k;
-                                memcpy(err->stderr_text + errlen, buf, c);
-                                errlen += c;
-                                err->stderr_text[errlen] = '\0';
-                        }
-                }
-        }
-        close_pair(sin);
-        close_pair(sout);
-        close_pair(serr);
-
-        /* The pipes are closed: a child still running is killed above or exits on its own
-         * (EOF/EPIPE); bound this wait too. */
-        for (;;) {
-                pid_t w = waitpid(pid, &status, killed ? 0 : WNOHANG);
-                if (w == pid)
-                        break;
-                if (w < 0 && errno != EINTR) {
-                        if (r == 0)
+                if (poll(p, 3, (int)((c->deadline - now + 999) / 1000)) < 0) {
+                        if (errno != EINTR)
                                 r = -errno;
-                        goto finish;
+                        continue;
                 }
+                if (p[2].revents & (POLLOUT | POLLERR | POLLHUP))
+                        pump_stdin(c, io);
+                if (p[0].revents & (POLLIN | POLLHUP | POLLERR))
+                        r = pump_stdout(c, io);
+                if (p[1].revents & (POLLIN | POLLHUP | POLLERR))
+                        pump_stderr(c, io);
+        }
+        if (r < 0)
+                kill(c->pid, SIGKILL);
+        close_fd(&c->in);
+        close_fd(&c->out);
+        close_fd(&c->err);
+        return r;
+}
+
+/* Waits for the child (bounded by the deadline: a child still running is killed) and fills in
+ * err. Returns 0 (see *ret_status) or -errno. */
+static int child_reap(struct child *c, struct child_io *io, int *ret_status) {
+        int status = 0;
+
+        for (;;) {
+                pid_t w = waitpid(c->pid, &status, c->killed ? 0 : WNOHANG);
+                if (w == c->pid)
+                        break;
+                if (w < 0 && errno != EINTR)
+                        return -errno;
                 if (w == 0) {
-                        if (now_usec() >= deadline) {
-                                kill(pid, SIGKILL);
-                                killed = true;
+                        if (now_usec() >= c->deadline) {
+                                kill(c->pid, SIGKILL);
+                                c->killed = true;
                                 continue;
                         }
                         usleep(1000);
                 }
         }
-
-        if (err) {
-                while (errlen > 0 && (err->stderr_text[errlen - 1] == '\n' || err->stderr_text[errlen - 1] == '\r'))
-                        err->stderr_text[--errlen] = '\0';
-                err->timed_out = killed && r == 0;
-                if (WIFEXITED(status)) {
-                        err->exit_status = WEXITSTATUS(status);
-                        err->signal = 0;
-                } else if (WIFSIGNALED(status)) {
-                        err->exit_status = -1;
-                        err->signal = WTERMSIG(status);
-                }
+        if (io->err) {
+                struct iptnft_error *e = io->err;
+                while (io->errlen > 0 && (e->stderr_text[io->errlen - 1] == '\n' || e->stderr_text[io->errlen - 1] == '\r'))
+                        e->stderr_text[--io->errlen] = '\0';
+                e->timed_out = c->killed;
+                e->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+                e->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         }
-finish:
+        *ret_status = status;
+        return 0;
+}
+
+/* Runs argv[0] from PATH with in (may be NULL) on stdin; collects stdout into *ret_out when
+ * ret_out is non-NULL (else discards it) and a bounded stderr into err: spawn, pump, reap. */
+static int spawn_run(char *const argv[], const char *in, size_t inlen, char **ret_out, struct iptnft_error *err) {
+        struct child c = { .in = -1, .out = -1, .err = -1 };
+        struct child_io io = { .in = in, .inlen = inlen, .keep_out = ret_out != NULL, .err = err };
+        _cleanup_free_ char *out = NULL;
+        int r, k, status = 0;
+
+        r = child_spawn(argv, &c);
         if (r < 0)
                 return r;
-        if (killed)
+        c.deadline = now_usec() + timeout_ms * 1000ULL;
+        r = child_pump(&c, &io);
+        out = io.out;
+        /* The pipes are closed: a child still running is killed above or exits on its own. */
+        k = child_reap(&c, &io, &status);
+        if (r < 0 || k < 0)
+                return r < 0 ? r : k;
+        if (c.killed)
                 return -ETIMEDOUT;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 return -EIO;
@@ -235,7 +267,7 @@ finish:
                         if (!out)
                                 return -ENOMEM;
                 } else
-                        out[outlen] = '\0';
+                        out[io.outlen] = '\0';
                 *ret_out = TAKE_PTR(out);
         }
         return 0;
