@@ -211,6 +211,7 @@ static const struct rules_list *plan_residue(const struct capture_config *c, str
 static int run_nft(const struct capture_config *c, const struct plan *p, struct capture_report *rep) {
         _cleanup_free_ char *text = NULL, *error = NULL;
         bool routes_added = false;
+        unsigned present = 0;
         int r;
 
         if (c->cleanup_only) {
@@ -221,7 +222,14 @@ static int run_nft(const struct capture_config *c, const struct plan *p, struct 
                      RULES_NFT_TABLE_RAW);
                 return drop_stale_routes(c, rep);
         }
-        r = rules_nft_render_apply(p->rs, &text);
+        /* Which of our tables exist: those are deleted and recreated in the transaction. */
+        r = nftapply_load(&error);
+        if (r < 0)
+                return fail(rep, r, "nftables transaction failed (nothing was changed): %s", error ? error : strerror(-r));
+        r = nftapply_tables_present(&present);
+        if (r < 0)
+                return fail(rep, r, "Failed to list the nftables tables: %s", strerror(-r));
+        r = rules_nft_render_apply(p->rs, present, &text);
         if (r < 0)
                 return fail(rep, r, "Failed to render the nftables rules: %s", strerror(-r));
         r = setup_routes(c, rep, &routes_added);
@@ -463,7 +471,8 @@ static int check_nft(const struct plan *p, struct capture_report *rep) {
         bool ok = false;
         int r;
 
-        r = rules_nft_render_apply(p->rs, &text);
+        /* Applied in an empty scratch netns: nothing to delete there. */
+        r = rules_nft_render_apply(p->rs, 0, &text);
         if (r >= 0)
                 r = nftapply_state(text, &ok, &error);
         if (r < 0)

@@ -287,19 +287,21 @@ int rules_nft_render(const struct ruleset *rs, bool cleanup, char **ret_text) {
         return memstream_finish(f, &buf, 0, ret_text);
 }
 
-int rules_nft_render_apply(const struct ruleset *rs, char **ret_text) {
-        _cleanup_free_ char *cleanup = NULL, *text = NULL;
-        int r;
+int rules_nft_render_apply(const struct ruleset *rs, unsigned drop_mask, char **ret_text) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
 
+        if (!f)
+                return -ENOMEM;
         /* Deleting first (in the same batch) drops what "flush table" keeps: a table or a chain
          * the new configuration does not use, and the order of chains an earlier configuration
-         * created, so the result is exactly a fresh apply's (and CHECK's comparison converges). */
-        r = rules_nft_render(rs, true, &cleanup);
-        if (r >= 0)
-                r = rules_nft_render(rs, false, &text);
-        if (r < 0)
-                return r;
-        if (asprintf(ret_text, "%s%s", cleanup, text) < 0)
-                return -ENOMEM;
-        return 0;
+         * created, so the result is exactly a fresh apply's (and CHECK's comparison converges).
+         * "add" first makes the delete succeed whether or not the table exists. */
+        for (size_t ti = 0; ti < ELEMENTSOF(tables); ti++)
+                if (drop_mask & (1u << ti))
+                        fprintf(f, "add table inet %s\ndelete table inet %s\n", tables[ti].name, tables[ti].name);
+        for (size_t ti = 0; ti < ELEMENTSOF(tables); ti++)
+                render_table(f, &rs->fam[0], ti);
+        return memstream_finish(f, &buf, 0, ret_text);
 }
