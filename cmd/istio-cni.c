@@ -231,6 +231,7 @@ static int pod_from_agent(struct plugin *p, const char *podref, cJSON **ret_pod,
 
 struct apply_ctx {
         struct capture_config *c;
+        struct capture_opts o; /* o.lock_fd: the pod's netns fd, the xtables lock */
         bool check;
         const char *podref, *netns;
         char err[1100];
@@ -278,7 +279,7 @@ static int capture_apply_in_netns(void *userdata) {
                         return -ENOENT;
                 }
         } else
-                r = capture_run(a->c, &rep);
+                r = capture_run(a->c, &a->o, &rep);
         for (unsigned i = 0; i < rep.n_notes; i++) {
                 const char *cmd = inspect_command(rep.notes[i]);
                 if (cmd)
@@ -408,7 +409,8 @@ static int add_or_check(struct plugin *p, bool check) {
         }
         {
                 _cleanup_close_ int nsfd = netns_open(p->env.netns);
-                struct apply_ctx a = { .c = &cfg, .check = check, .podref = podref, .netns = p->env.netns };
+                struct apply_ctx a = { .c = &cfg, .o = { .lock_fd = nsfd }, .check = check, .podref = podref,
+                                       .netns = p->env.netns };
                 if (nsfd < 0) {
                         cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "failed to open netns \"%.300s\": %s", p->env.netns,
                                       nsfd == -EMEDIUMTYPE ? "unknown FS magic (not a network namespace)" : strerror(-nsfd));

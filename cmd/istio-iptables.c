@@ -187,8 +187,21 @@ static int run_validation(const struct capture_config *c) {
 }
 
 static int apply(const struct capture_config *c) {
+        struct capture_opts o = { .lock_fd = -1 };
+        _cleanup_close_ int nsfd = -1;
         struct capture_report rep;
-        int r = capture_run(c, &rep);
+        int r;
+
+        /* --cni-mode: the pod's netns is the xtables lock (Istio's sandbox). Opened here, without
+         * O_CREAT: a netns that is gone is an error, never a stray file in its place. */
+        if (c->cni_mode && c->network_namespace && *c->network_namespace) {
+                nsfd = open(c->network_namespace, O_RDONLY | O_CLOEXEC);
+                if (nsfd < 0)
+                        return log_errno(-errno, "Failed to open --network-namespace '%s' (the xtables lock in --cni-mode)",
+                                         c->network_namespace);
+                o.lock_fd = nsfd;
+        }
+        r = capture_run(c, &o, &rep);
         for (unsigned i = 0; i < rep.n_notes; i++)
                 log_info("%s", rep.notes[i]);
         if (r < 0) {

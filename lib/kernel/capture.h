@@ -18,14 +18,23 @@ struct capture_report {
         unsigned n_notes;
         char notes[CAPTURE_NOTES_MAX][CAPTURE_NOTE_LEN];
         char error[1024]; /* why it failed, when capture_run() returns < 0 */
-        bool changed;     /* the kernel state was modified */
-        bool native_nft;  /* the nftables backend was used */
+};
+
+/* How to run, beyond the configuration. */
+struct capture_opts {
+        /* The xtables lock for the legacy backend: an open fd to flock (CNI mode: the pod's netns,
+         * which the caller holds open, as Istio's sandbox locks the netns file), or -1 for the
+         * default ($XTABLES_LOCKFILE, else /run/xtables.lock). The fd is borrowed, never closed,
+         * and no path is ever opened for it. */
+        int lock_fd;
 };
 
 /* Applies (or, with c->cleanup_only, removes) the rules of c in the current netns. Never leaves
  * a half-configured namespace: if a later table or family fails after an earlier commit, what
- * this run committed is rolled back. Returns 0, or -errno with rep->error filled. */
-int capture_run(const struct capture_config *c, struct capture_report *rep);
+ * this run committed is rolled back, and routes it added are removed. TPROXY routing that c does
+ * not use is found in the netns and removed (a cleanup removes all of ours). o may be NULL
+ * (lock_fd -1). Returns 0, or -errno with rep->error filled. */
+int capture_run(const struct capture_config *c, const struct capture_opts *o, struct capture_report *rep);
 
 /* The exact state check used for idempotence (and by CNI CHECK): 1 if the current netns holds
  * exactly the rules of c (with the backend detection would pick), 0 if not (rep->error says

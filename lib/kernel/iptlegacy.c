@@ -743,44 +743,66 @@ static int snapshot_restore(const struct snapshot *s) {
 
 struct iptlegacy_txn {
         int lock_fd;
+        bool lock_borrowed; /* the caller's fd: unlock, never close */
         size_t n_snap;
         struct snapshot *snap;
         unsigned commits;
         char err[IPTLEGACY_ERR_MAX];
 };
 
-int iptlegacy_txn_begin(const char *lock_path, uint64_t wait_usec, unsigned flags, iptlegacy_txn **ret) {
+/* flock(LOCK_EX) on fd, polling until the deadline (iptables --wait). */
+static int lock_wait(int fd, uint64_t wait_usec) {
+        uint64_t deadline = now_usec() + wait_usec;
+
+        for (unsigned sleep_ms = 1;;) {
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                        return 0;
+                if (errno != EWOULDBLOCK && errno != EINTR)
+                        return -errno;
+                if (now_usec() >= deadline)
+                        return -ETIMEDOUT;
+                /* Back off up to 100 ms: short for the common few-ms holder, bounded cost when a
+                 * slow tool holds it for long. */
+                nanosleep(&(struct timespec){ .tv_nsec = sleep_ms * 1000000L }, NULL);
+                sleep_ms = sleep_ms * 2 > 100 ? 100 : sleep_ms * 2;
+        }
+}
+
+int iptlegacy_txn_begin(const char *lock_path, int lock_fd, uint64_t wait_usec, unsigned flags, iptlegacy_txn **ret) {
         _cleanup_free_ iptlegacy_txn *t = calloc(1, sizeof(*t));
         _cleanup_close_ int fd = -1;
+        int r;
 
         if (!ret)
                 return -EINVAL;
         if (!t)
                 return -ENOMEM;
         t->lock_fd = -1;
-        if (!(flags & IPTLEGACY_NO_LOCK)) {
-                const char *path = lock_path ? lock_path : getenv("XTABLES_LOCKFILE");
-                uint64_t deadline = now_usec() + wait_usec;
-                if (!path || !*path)
-                        path = IPTLEGACY_LOCK_DEFAULT;
-                /* As iptables: open (creating it) read-only, flock exclusively. A netns file works
-                 * too (CNI mode), it only needs to be a file every writer agrees on. */
-                fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
-                if (fd < 0)
-                        return -errno;
-                for (unsigned sleep_ms = 1;;) {
-                        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-                                break;
-                        if (errno != EWOULDBLOCK && errno != EINTR)
-                                return -errno;
-                        if (now_usec() >= deadline)
-                                return -ETIMEDOUT;
-                        /* Back off up to 100 ms: short for the common few-ms holder, bounded cost
-                         * when a slow tool holds it for long. */
-                        nanosleep(&(struct timespec){ .tv_nsec = sleep_ms * 1000000L }, NULL);
-                        sleep_ms = sleep_ms * 2 > 100 ? 100 : sleep_ms * 2;
-                }
+        if (flags & IPTLEGACY_NO_LOCK) {
+                *ret = TAKE_PTR(t);
+                return 0;
         }
+        if (lock_fd >= 0) {
+                /* The caller's fd (the pod's netns): nothing is opened by path, so a netns the
+                 * runtime unmounted meanwhile cannot turn into a stray file. */
+                r = lock_wait(lock_fd, wait_usec);
+                if (r < 0)
+                        return r;
+                t->lock_fd = lock_fd;
+                t->lock_borrowed = true;
+                *ret = TAKE_PTR(t);
+                return 0;
+        }
+        const char *path = lock_path ? lock_path : getenv("XTABLES_LOCKFILE");
+        if (!path || !*path)
+                path = IPTLEGACY_LOCK_DEFAULT;
+        /* As iptables: open (creating it) read-only, flock exclusively. */
+        fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        r = lock_wait(fd, wait_usec);
+        if (r < 0)
+                return r;
         t->lock_fd = TAKE_FD(fd);
         *ret = TAKE_PTR(t);
         return 0;
@@ -792,7 +814,9 @@ iptlegacy_txn *iptlegacy_txn_free(iptlegacy_txn *t) {
         for (size_t i = 0; i < t->n_snap; i++)
                 free(t->snap[i].entries);
         free(t->snap);
-        if (t->lock_fd >= 0)
+        if (t->lock_fd >= 0 && t->lock_borrowed)
+                (void)flock(t->lock_fd, LOCK_UN); /* the caller's open file stays locked otherwise */
+        else if (t->lock_fd >= 0)
                 close(t->lock_fd); /* releases the flock */
         free(t);
         return NULL;
@@ -847,7 +871,7 @@ static bool fault_injected(int af, enum rules_table table) {
 /* Rebuilds one table in the handle: removes our old state, adds the plan's chains and rules.
  * Returns >0 if anything changed, 0 if not, -errno. */
 static int table_rebuild(const struct fam *f, struct xtc_handle *h, enum rules_table t, const struct plan *p,
-                         bool add, char *err) {
+                         const struct plan *residue, bool add, char *err) {
         _cleanup_free_ char (*chains)[XT_EXTENSION_MAXNAMELEN] = NULL;
         _cleanup_free_ unsigned *del = NULL;
         size_t n_chains = 0, cap = 0;
@@ -864,7 +888,8 @@ static int table_rebuild(const struct fam *f, struct xtc_handle *h, enum rules_t
                 snprintf(chains[n_chains++], XT_EXTENSION_MAXNAMELEN, "%s", c);
         }
         /* 1. In every chain not ours: drop jumps to ISTIO_* chains; in built-in chains also the
-         *    rules identical to one of the plan's (so a re-apply does not duplicate them). */
+         *    rules identical to one of the plan's (so a re-apply does not duplicate them) or of
+         *    the residue's (an earlier configuration's, which this one does not add again). */
         for (size_t i = 0; i < n_chains; i++) {
                 size_t n_del = 0, cap_del = 0;
                 unsigned idx = 0;
@@ -878,6 +903,10 @@ static int table_rebuild(const struct fam *f, struct xtc_handle *h, enum rules_t
                         for (size_t j = 0; !drop && builtin && j < p->n; j++)
                                 drop = p->v[j].table == t && streq(rules_chain_name(p->v[j].chain), chains[i]) &&
                                        entry_same(f, h, e, p->v[j].entry);
+                        for (size_t j = 0; !drop && builtin && j < residue->n; j++)
+                                drop = residue->v[j].table == t &&
+                                       streq(rules_chain_name(residue->v[j].chain), chains[i]) &&
+                                       entry_same(f, h, e, residue->v[j].entry);
                         if (!drop)
                                 continue;
                         if (n_del == cap_del) {
@@ -939,11 +968,12 @@ static int table_rebuild(const struct fam *f, struct xtc_handle *h, enum rules_t
 }
 
 /* Tables whose ISTIO state we may have to remove: the existing ones among our four. */
-static int replace_family(iptlegacy_txn *t, int family, const struct rules_list *l, bool add) {
+static int replace_family(iptlegacy_txn *t, int family, const struct rules_list *l, const struct rules_list *residue,
+                          bool add) {
         const struct fam *f = fam_get(family);
         struct xtc_handle *h[RULES_TABLE_MAX] = {};
         bool changed[RULES_TABLE_MAX] = {};
-        struct plan p = {};
+        struct plan p = {}, pres = {};
         unsigned tables;
         int r = 0;
 
@@ -951,8 +981,12 @@ static int replace_family(iptlegacy_txn *t, int family, const struct rules_list 
                 return -EINVAL;
         t->err[0] = 0;
         r = plan_build(family, l, &p, t->err);
-        if (r < 0)
+        if (r >= 0)
+                r = plan_build(family, residue, &pres, t->err);
+        if (r < 0) {
+                plan_done(&p);
                 return r;
+        }
         tables = tables_existing(f);
         if (add)
                 tables |= p.tables;
@@ -970,7 +1004,7 @@ static int replace_family(iptlegacy_txn *t, int family, const struct rules_list 
                         break;
                 }
                 char e2[IPTLEGACY_ERR_MAX] = "";
-                r = table_rebuild(f, h[tb], tb, &p, add, e2);
+                r = table_rebuild(f, h[tb], tb, &p, &pres, add, e2);
                 if (r < 0)
                         seterr(t->err, "%s table %s: %s", family == AF_INET ? "IPv4" : "IPv6", rules_table_name(tb), e2);
                 else
@@ -1017,15 +1051,16 @@ static int replace_family(iptlegacy_txn *t, int family, const struct rules_list 
                 if (h[i])
                         f->free(h[i]);
         plan_done(&p);
+        plan_done(&pres);
         return r < 0 ? r : 0;
 }
 
-int iptlegacy_apply(iptlegacy_txn *t, int family, const struct rules_list *l) {
-        return replace_family(t, family, l, true);
+int iptlegacy_apply(iptlegacy_txn *t, int family, const struct rules_list *l, const struct rules_list *residue) {
+        return replace_family(t, family, l, residue, true);
 }
 
-int iptlegacy_cleanup(iptlegacy_txn *t, int family, const struct rules_list *l) {
-        return replace_family(t, family, l, false);
+int iptlegacy_cleanup(iptlegacy_txn *t, int family, const struct rules_list *l, const struct rules_list *residue) {
+        return replace_family(t, family, l, residue, false);
 }
 
 /* ---- compare and probe ---- */

@@ -32,10 +32,12 @@ enum {
         IPTLEGACY_NO_LOCK = 1u << 0, /* do not take the xtables lock (the caller holds it) */
 };
 
-/* Takes the xtables lock: flock(LOCK_EX) on lock_path, or $XTABLES_LOCKFILE, or
- * /run/xtables.lock (CNI mode passes the netns path, as Istio's sandbox does), polling for at most
- * wait_usec (0 = try once). Returns 0, -ETIMEDOUT when another holder kept it, or -errno. */
-int iptlegacy_txn_begin(const char *lock_path, uint64_t wait_usec, unsigned flags, iptlegacy_txn **ret);
+/* Takes the xtables lock: flock(LOCK_EX) on lock_fd when >= 0 (CNI mode passes the pod's netns
+ * fd, as Istio's sandbox locks the netns file; borrowed: unlocked, not closed, by
+ * iptlegacy_txn_free()), else on lock_path, or $XTABLES_LOCKFILE, or /run/xtables.lock (opened
+ * with O_CREAT, as iptables does), polling for at most wait_usec (0 = try once). Returns 0,
+ * -ETIMEDOUT when another holder kept it, or -errno. */
+int iptlegacy_txn_begin(const char *lock_path, int lock_fd, uint64_t wait_usec, unsigned flags, iptlegacy_txn **ret);
 /* Releases the lock. Does NOT roll back: call iptlegacy_rollback() first on failure. NULL-safe. */
 iptlegacy_txn *iptlegacy_txn_free(iptlegacy_txn *t);
 /* Human-readable detail of the last failure in t ("table mangle: commit: ...",
@@ -48,13 +50,15 @@ const char *iptlegacy_txn_error(const iptlegacy_txn *t);
  * every rule in a built-in chain byte-identical to one of l; then creates l's chains and adds l's
  * rules in order (position N>0 = iptables -I N); then commits each changed table once (nat, mangle,
  * raw, filter). Every rule is encoded before anything is touched (an unknown owner name fails
- * with -ENOENT and nothing changes). On failure returns -errno and leaves earlier commits in place:
- * call iptlegacy_rollback(). */
-int iptlegacy_apply(iptlegacy_txn *t, int family, const struct rules_list *l);
+ * with -ENOENT and nothing changes). residue (may be NULL) lists rules an earlier configuration
+ * may have left in built-in chains: those present are removed too, never added. On failure
+ * returns -errno and leaves earlier commits in place: call iptlegacy_rollback(). */
+int iptlegacy_apply(iptlegacy_txn *t, int family, const struct rules_list *l, const struct rules_list *residue);
 /* Removes our state (spec §5.6, made robust): every ISTIO_* chain, every jump to one, and the
  * built-in-chain rules of l, in existing tables only (no table is instantiated), one commit per
- * table. l may be NULL (only ISTIO_* chains and jumps are removed). */
-int iptlegacy_cleanup(iptlegacy_txn *t, int family, const struct rules_list *l);
+ * table. l and residue may be NULL (only ISTIO_* chains and jumps are removed); residue's
+ * built-in-chain rules are removed as l's are. */
+int iptlegacy_cleanup(iptlegacy_txn *t, int family, const struct rules_list *l, const struct rules_list *residue);
 /* Restores every table this transaction committed (both families, newest first) to its content
  * from just before our commit (rules and chains; counters restart at zero). Returns 0 or the first
  * -errno (continuing with the other tables). */

@@ -18,6 +18,7 @@ enum {
         NFTAPPLY_TABLE_RAW = 1u << 2,    /* istio-proxy-raw */
         NFTAPPLY_TABLES_ALL = NFTAPPLY_TABLE_NAT | NFTAPPLY_TABLE_MANGLE | NFTAPPLY_TABLE_RAW,
 };
+/* The same bits as rules_nft_render_apply()'s drop_mask (nat, mangle, raw). */
 
 /* nftapply_list() flags */
 enum {

@@ -140,8 +140,10 @@ int routes_build_local_route_msg(void *buf, size_t size, int type, int family, u
 
 struct rule_match {
         uint32_t mark, table;
+        bool any; /* collect every "fwmark M lookup T" rule, whatever M and T */
         int count;
         uint32_t prio[MAX_DUPLICATE_RULES]; /* priorities of the first matches, for deletion */
+        uint32_t marks[MAX_DUPLICATE_RULES], tables[MAX_DUPLICATE_RULES]; /* with any */
 };
 
 /* True when the dumped rule is exactly "fwmark <mark> lookup <table>" (any priority): no other
@@ -182,9 +184,12 @@ static int rule_dump_cb(const struct nlmsghdr *h, void *userdata) {
                         return 0;
                 }
         }
-        if (has_mark && mark == m->mark && mask == UINT32_MAX && table == m->table) {
-                if (m->count < MAX_DUPLICATE_RULES)
+        if (has_mark && mask == UINT32_MAX && (m->any || (mark == m->mark && table == m->table))) {
+                if (m->count < MAX_DUPLICATE_RULES) {
                         m->prio[m->count] = prio;
+                        m->marks[m->count] = mark;
+                        m->tables[m->count] = table;
+                }
                 m->count++;
         }
         return 0;
@@ -354,4 +359,108 @@ int routes_cleanup_tproxy(uint32_t mark, uint32_t table, bool ipv6, const char *
                         FAIL(step_route[i], r);
         }
         return 0;
+}
+
+struct local_route_match {
+        uint32_t table;
+        int lo;
+        bool found;
+};
+
+/* Is the dumped route "local 0.0.0.0/0 (or ::/0) dev lo table T", what routes_setup_tproxy() adds? */
+static int route_dump_cb(const struct nlmsghdr *h, void *userdata) {
+        struct local_route_match *m = userdata;
+        if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct rtmsg)))
+                return 0;
+        const struct rtmsg *rtm = NLMSG_DATA(h);
+        if (rtm->rtm_type != RTN_LOCAL || rtm->rtm_dst_len != 0)
+                return 0;
+        uint32_t table = rtm->rtm_table, oif = 0;
+        int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*rtm));
+        for (const struct rtattr *a = RTM_RTA(rtm); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+                if (RTA_PAYLOAD(a) < sizeof(uint32_t))
+                        continue;
+                if (a->rta_type == RTA_TABLE)
+                        memcpy(&table, RTA_DATA(a), sizeof(table));
+                else if (a->rta_type == RTA_OIF)
+                        memcpy(&oif, RTA_DATA(a), sizeof(oif));
+        }
+        if (table == m->table && oif == (uint32_t)m->lo)
+                m->found = true;
+        return 0;
+}
+
+static int has_local_route(int fd, int family, uint32_t table, int lo, uint32_t seq) {
+        char buf[NLMSG_SPACE(sizeof(struct rtmsg))] __attribute__((aligned(NLMSG_ALIGNTO))) = { 0 };
+        struct nlmsghdr *n = (struct nlmsghdr *)buf;
+        struct local_route_match m = { .table = table, .lo = lo };
+        n->nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+        n->nlmsg_type = RTM_GETROUTE;
+        n->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        n->nlmsg_seq = seq;
+        ((struct rtmsg *)NLMSG_DATA(n))->rtm_family = family;
+        int r = nl_request(fd, n, route_dump_cb, &m);
+        return r < 0 ? r : m.found;
+}
+
+/* One family of routes_cleanup_tproxy_found(); returns the rules removed or -errno. */
+static int cleanup_found_family(int fd, int family, int lo, uint32_t mark, uint32_t table, unsigned flags,
+                                uint32_t *seq) {
+        struct rule_match m = { .any = true };
+        bool drop_route[MAX_DUPLICATE_RULES] = {};
+        int r, removed = 0;
+
+        r = list_rules_fd(fd, family, &m, (*seq)++);
+        /* No IPv6 in this kernel: nothing of ours can be there. */
+        if (r == -EAFNOSUPPORT && family == AF_INET6)
+                return 0;
+        if (r < 0)
+                return r;
+        for (int k = 0; k < m.count && k < MAX_DUPLICATE_RULES; k++) {
+                bool pair = m.marks[k] == mark && m.tables[k] == table;
+                if (pair && (flags & ROUTES_KEEP_PAIR))
+                        continue;
+                if (!(pair && (flags & ROUTES_PAIR_ALWAYS))) {
+                        r = has_local_route(fd, family, m.tables[k], lo, (*seq)++);
+                        if (r < 0)
+                                return r;
+                        if (r == 0)
+                                continue; /* someone else's fwmark rule: not ours to remove */
+                }
+                r = rule_msg(fd, RTM_DELRULE, family, m.marks[k], m.tables[k], m.prio[k], (*seq)++);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                drop_route[k] = true;
+                removed++;
+        }
+        for (int k = 0; k < m.count && k < MAX_DUPLICATE_RULES; k++) {
+                /* The kept pair's table keeps its route, even if another mark also used it. */
+                if (!drop_route[k] || ((flags & ROUTES_KEEP_PAIR) && m.tables[k] == table))
+                        continue;
+                r = local_route(fd, RTM_DELROUTE, family, m.tables[k], lo, (*seq)++);
+                if (r < 0 && r != -ESRCH && r != -ENOENT)
+                        return r;
+        }
+        return removed;
+}
+
+int routes_cleanup_tproxy_found(uint32_t mark, uint32_t table, unsigned flags, const char **ret_step) {
+        static const char *const step[2] = { "remove IPv4 TPROXY routing found in the netns",
+                                             "remove IPv6 TPROXY routing found in the netns" };
+        uint32_t seq = 1;
+        int removed = 0;
+
+        unsigned lo = if_nametoindex("lo");
+        if (lo == 0)
+                FAIL("find interface lo", -errno);
+        _cleanup_close_ int fd = nl_open();
+        if (fd < 0)
+                FAIL("open rtnetlink socket", fd);
+        for (int i = 0; i < 2; i++) {
+                int r = cleanup_found_family(fd, i ? AF_INET6 : AF_INET, (int)lo, mark, table, flags, &seq);
+                if (r < 0)
+                        FAIL(step[i], r);
+                removed += r;
+        }
+        return removed;
 }

@@ -27,6 +27,18 @@ int routes_setup_tproxy(uint32_t mark, uint32_t table, bool ipv6, bool *ret_adde
  * have left duplicates) and the local route. Missing ones are fine. ::6 is left on lo. */
 int routes_cleanup_tproxy(uint32_t mark, uint32_t table, bool ipv6, const char **ret_step);
 
+enum {
+        ROUTES_KEEP_PAIR = 1u << 0,   /* keep the rule and route of (mark, table): the config wants them */
+        ROUTES_PAIR_ALWAYS = 1u << 1, /* remove the (mark, table) rule even without its route */
+};
+
+/* Removes the TPROXY routing found in this netns, both families, whatever flags set it up: every
+ * policy rule "fwmark M lookup T" (full mask, no other selector) whose table T holds the local
+ * default route via lo (what routes_setup_tproxy() adds, for any M and T), then that route.
+ * flags: see above; (mark, table) is the configured pair. A family the kernel lacks is skipped.
+ * Returns the number of policy rules removed, or -errno. ::6 is left on lo. */
+int routes_cleanup_tproxy_found(uint32_t mark, uint32_t table, unsigned flags, const char **ret_step);
+
 /* Counts the policy rules in family (AF_INET/AF_INET6) equal to "fwmark <mark> lookup <table>". */
 int routes_count_tproxy_rules(int family, uint32_t mark, uint32_t table);
 

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* rules-nft.c: render typed rules as an nftables transaction (spec istio-iptables.md §7). */
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,13 +53,76 @@ const char *rules_nft_table_name(enum rules_table t) {
 
 static const char *proto_name(uint8_t p) { return p == IPPROTO_UDP ? "udp" : "tcp"; }
 
+/* Every word nft's scanner turns into a token of its own (src/scanner.l, nftables 1.0.6 to 1.1.6,
+ * all start conditions), sorted in C order for bsearch(). An interface name spelled like one of
+ * them must be quoted, or nft reads the keyword ("iifname counter counter return" is a syntax
+ * error). Quoting more than needed is harmless: a quoted name is the same string. */
+static const char *const nft_keywords[] = {
+        "a-rwnd", "abort", "accept", "ackseq", "add", "addr", "ah", "alert", "all", "and", "arp", "asconf",
+        "asconf-ack", "audit", "auto-merge", "avgpkt", "bridge", "broute", "burst", "bypass", "bytes", "cfi",
+        "cgroup", "cgroupv2", "chain", "chains", "check", "checksum", "chunk", "class", "classid", "code",
+        "comment", "comp", "constant", "continue", "cookie-ack", "cookie-echo", "count", "counter", "counters",
+        "cpi", "cpu", "create", "crit", "csumcov", "ct", "cum-tsn-ack", "cwr", "daddr", "data", "day", "dccp",
+        "debug", "define", "dei", "delete", "describe", "destroy", "device", "devices", "direction", "dnat",
+        "doff", "dport", "drop", "dscp", "dst", "dup", "dynamic", "echo", "ecn", "ecne", "egress", "element",
+        "elements", "emerg", "eol", "eq", "err", "error", "erspan", "esp", "ether", "event", "exists",
+        "expectation", "expiration", "expires", "export", "exthdr", "fanout", "fastopen", "fib", "filter",
+        "flags", "flow", "flowlabel", "flowtable", "flowtables", "flush", "forward-tsn", "frag", "frag-off",
+        "fully-random", "fwd", "gateway", "gbp", "gc-interval", "ge", "geneve", "get", "goto", "gre", "gretap",
+        "group", "gt", "handle", "hbh", "hdrlength", "heartbeat", "heartbeat-ack", "helper", "helpers", "hlen",
+        "hook", "hooks", "hoplimit", "hour", "htype", "ibrhwaddr", "ibriport", "ibrname", "ibrpvid",
+        "ibrvproto", "icmp", "icmpv6", "icmpx", "id", "igmp", "iif", "iifgroup", "iifkind", "iifname",
+        "iiftype", "import", "in", "inc", "include", "index", "inet", "info", "ingress", "init", "init-ack",
+        "init-tag", "initial-tsn", "insert", "interval", "ip", "ip6", "ipsec", "jhash", "json", "jump",
+        "kbytes", "l3proto", "l4proto", "label", "last", "last-entry", "le", "left", "length", "level",
+        "limit", "limits", "list", "ll", "log", "loose", "lowest-tsn", "lshift", "lsrr", "lt", "map", "maps",
+        "mark", "masquerade", "max-delay", "maxseg", "mbytes", "md5sig", "memory", "meta", "meter", "meters",
+        "mh", "minute", "missing", "mod", "monitor", "more-fragments", "mptcp", "mrt", "mss", "mtu", "name",
+        "nat", "ne", "netdev", "never", "new", "new-cum-tsn", "nexthdr", "nexthop", "nfproto", "nftrace", "nh",
+        "noop", "nop", "not", "notice", "notrack", "num", "num-dup-tsns", "num-gap-ack-blocks",
+        "num-inbound-streams", "num-outbound-streams", "numgen", "obriport", "obrname", "offload", "offset",
+        "oif", "oifgroup", "oifkind", "oifname", "oiftype", "operation", "opt-type", "option", "options", "or",
+        "original", "osf", "out", "over", "packets", "param-problem", "path", "pcp", "performance",
+        "persistent", "pkttype", "plen", "policy", "port", "position", "ppid", "prefix", "priority",
+        "proto-dst", "proto-src", "protocol", "ptr", "ptype", "queue", "queue-threshold", "quota", "quotas",
+        "ra", "random", "rate", "redefine", "redirect", "reject", "rename", "replace", "reply", "reqid",
+        "reserved", "reserved2", "reset", "return", "right", "route", "rr", "rshift", "rt", "rt0", "rt2",
+        "rtclassid", "rule", "rules", "ruleset", "sack", "sack-perm", "sack-permitted", "sack0", "sack1",
+        "sack2", "sack3", "saddr", "sctp", "sdif", "sdifname", "secmark", "secmarks", "second", "secpath",
+        "seed", "seg-left", "seqno", "sequence", "set", "sets", "shutdown", "shutdown-ack",
+        "shutdown-complete", "sid", "size", "skgid", "skip", "skuid", "snaplen", "snat", "socket", "spi",
+        "spnum", "sport", "srh", "ssn", "ssrr", "state", "status", "stream", "subtype", "symhash", "synproxy",
+        "synproxys", "table", "tables", "taddr", "tag", "tcp", "th", "time", "timeout", "timestamp", "to",
+        "tos", "tproxy", "trace", "transparent", "tsecr", "tsn", "tsval", "ttl", "tunnel", "tunnels", "type",
+        "typeof", "udp", "udplite", "undefine", "until", "update", "urgptr", "used", "value", "version",
+        "vlan", "vm", "vmap", "vni", "vtag", "vxlan", "warn", "week", "wildcard", "window", "with", "wscale",
+        "xml", "xor", "xt", "zone",
+};
+
+static int cmp_keyword(const void *a, const void *b) { return strcmp(a, *(const char *const *)b); }
+
+/* Plain when nft's scanner reads the name as one string token ({letter}|[_.]) then
+ * [A-Za-z0-9/_.-]*, and not a keyword. Otherwise quoted: "1eth" (a number, then a word) and
+ * "0x1f" (read as the number 31) would parse to something else or not at all. config_parse_iface()
+ * allows only [A-Za-z0-9_.-], so a quoted name never holds a quote. Istio prints plain names
+ * unquoted (its goldens: "iifname lo"), so the dry-run text stays byte-identical to Istio's for
+ * every name that Istio's own transaction can load (docs/nftables.md). */
+bool rules_nft_ifname_needs_quotes(const char *name) {
+        if (!isalpha((unsigned char)name[0]) && name[0] != '_' && name[0] != '.')
+                return true;
+        return bsearch(name, nft_keywords, ELEMENTSOF(nft_keywords), sizeof nft_keywords[0], cmp_keyword) != NULL;
+}
+
 /* iptables' "eth+" prefix wildcard is nft's "eth*" (which must be quoted). */
 static void fmt_ifname(FILE *f, const char *kw, const struct rules_match *m) {
         size_t n = strlen(m->ifname);
+        const char *neg = m->neg ? "!= " : "";
         if (n && m->ifname[n - 1] == '+')
-                fprintf(f, " %s %s\"%.*s*\"", kw, m->neg ? "!= " : "", (int)(n - 1), m->ifname);
+                fprintf(f, " %s %s\"%.*s*\"", kw, neg, (int)(n - 1), m->ifname);
+        else if (rules_nft_ifname_needs_quotes(m->ifname))
+                fprintf(f, " %s %s\"%s\"", kw, neg, m->ifname);
         else
-                fprintf(f, " %s %s%s", kw, m->neg ? "!= " : "", m->ifname);
+                fprintf(f, " %s %s%s", kw, neg, m->ifname);
 }
 
 static void fmt_match(FILE *f, const struct rules_rule *r, const struct rules_match *m) {
@@ -160,6 +225,7 @@ static void fmt_target(FILE *f, const struct rules_rule *r) {
         }
 }
 
+/* Writes one table's operations, if the configuration uses the table. */
 static void render_table(FILE *f, const struct rules_list *l, size_t ti) {
         unsigned count[RULES_CHAIN_MAX] = {};
         const char *tn = tables[ti].name;
@@ -173,7 +239,6 @@ static void render_table(FILE *f, const struct rules_list *l, size_t ti) {
                 any = any || count[ch];
         if (!any)
                 return;
-
         fprintf(f, "add table inet %s\nflush table inet %s\n", tn, tn);
         for (size_t k = 0; tables[ti].chains[k].chain != RULES_CHAIN_MAX; k++) {
                 enum rules_chain ch = tables[ti].chains[k].chain;
@@ -219,5 +284,24 @@ int rules_nft_render(const struct ruleset *rs, bool cleanup, char **ret_text) {
                 else
                         render_table(f, &rs->fam[0], ti);
         }
+        return memstream_finish(f, &buf, 0, ret_text);
+}
+
+int rules_nft_render_apply(const struct ruleset *rs, unsigned drop_mask, char **ret_text) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        if (!f)
+                return -ENOMEM;
+        /* Deleting first (in the same batch) drops what "flush table" keeps: a table or a chain
+         * the new configuration does not use, and the order of chains an earlier configuration
+         * created, so the result is exactly a fresh apply's (and CHECK's comparison converges).
+         * "add" first makes the delete succeed whether or not the table exists. */
+        for (size_t ti = 0; ti < ELEMENTSOF(tables); ti++)
+                if (drop_mask & (1u << ti))
+                        fprintf(f, "add table inet %s\ndelete table inet %s\n", tables[ti].name, tables[ti].name);
+        for (size_t ti = 0; ti < ELEMENTSOF(tables); ti++)
+                render_table(f, &rs->fam[0], ti);
         return memstream_finish(f, &buf, 0, ret_text);
 }

@@ -15,4 +15,14 @@
 /* The whole transaction for an NFT-flavor ruleset; with cleanup, "add table"+"delete table" for
  * each of our three tables. */
 int rules_nft_render(const struct ruleset *rs, bool cleanup, char **ret_text);
+/* The transaction that is applied: "add table"+"delete table" for each of our tables in drop_mask
+ * (bit 0 nat, 1 mangle, 2 raw: the caller passes the tables that exist), then rules_nft_render()'s
+ * text, in one atomic batch: a table or chain an earlier configuration left (istio-proxy-mangle
+ * after TPROXY, the DNS rules in istio-proxy-raw) goes, and the result equals a fresh apply.
+ * Only existing tables are deleted because a table deletion costs the commit an RCU grace period
+ * (~1 ms idle, far more under load), which a first apply should not pay. --dry-run prints
+ * rules_nft_render() only: that is Istio's text (its goldens). */
+int rules_nft_render_apply(const struct ruleset *rs, unsigned drop_mask, char **ret_text);
 const char *rules_nft_table_name(enum rules_table t);
+/* Does an interface name need quotes in nft syntax (starts with a digit, or is an nft keyword)? */
+bool rules_nft_ifname_needs_quotes(const char *name);

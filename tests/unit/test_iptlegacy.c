@@ -295,9 +295,9 @@ static int bench(int n, const char *file, const char *restore) {
                                 ok = c > 0 && waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
                         } else {
                                 iptlegacy_txn *t = NULL;
-                                ok = iptlegacy_txn_begin(NULL, IPTLEGACY_LOCK_WAIT_USEC_DEFAULT, 0, &t);
+                                ok = iptlegacy_txn_begin(NULL, -1, IPTLEGACY_LOCK_WAIT_USEC_DEFAULT, 0, &t);
                                 if (ok >= 0)
-                                        ok = iptlegacy_apply(t, AF_INET, &l);
+                                        ok = iptlegacy_apply(t, AF_INET, &l, NULL);
                                 iptlegacy_txn_free(t);
                         }
                         dt = ok < 0 ? -1 : mono_ms() - t0;
@@ -354,7 +354,7 @@ static int driver(int argc, char **argv) {
                         return 2;
                 }
         if (streq(cmd, "apply") || streq(cmd, "cleanup")) {
-                r = iptlegacy_txn_begin(NULL, IPTLEGACY_LOCK_WAIT_USEC_DEFAULT, 0, &t);
+                r = iptlegacy_txn_begin(NULL, -1, IPTLEGACY_LOCK_WAIT_USEC_DEFAULT, 0, &t);
                 if (r < 0) {
                         fprintf(stderr, "xtables lock: %s\n", strerror(-r));
                         return 1;
@@ -362,7 +362,7 @@ static int driver(int argc, char **argv) {
                 for (int i = 0; i < 2 && ret == 0; i++) {
                         if (streq(argv[2 + i], "-"))
                                 continue;
-                        r = streq(cmd, "apply") ? iptlegacy_apply(t, fams[i], &l[i]) : iptlegacy_cleanup(t, fams[i], &l[i]);
+                        r = streq(cmd, "apply") ? iptlegacy_apply(t, fams[i], &l[i], NULL) : iptlegacy_cleanup(t, fams[i], &l[i], NULL);
                         if (r < 0) {
                                 unsigned commits = iptlegacy_txn_commits(t);
                                 fprintf(stderr, "%s failed: %s: %s\n", cmd, iptlegacy_txn_error(t), strerror(-r));

@@ -139,6 +139,40 @@ START_TEST(test_lo_ipv6) {
 }
 END_TEST
 
+/* Cleanup finds our routing from the netns (issue 11 A2): any fwmark rule whose table holds the
+ * local default route via lo, whatever mark and table; never a fwmark rule without that route. */
+START_TEST(test_cleanup_found) {
+        const char *step = NULL;
+        enter_netns();
+        ck_assert_int_eq(routes_setup_tproxy(1337, 133, true, NULL, &step), 0);
+        ck_assert_int_eq(routes_setup_tproxy(99, 150, true, NULL, &step), 0);
+        /* Someone else's fwmark rule: table 200 has no local default route. */
+        ck_assert_int_eq(system("ip rule add fwmark 7 lookup 200 && ip -6 rule add fwmark 7 lookup 200"), 0);
+
+        /* A TPROXY apply with 1337/133 keeps its own pair, removes 99/150. */
+        ck_assert_int_eq(routes_cleanup_tproxy_found(1337, 133, ROUTES_KEEP_PAIR, &step), 2);
+        ck_assert_int_eq(routes_count_tproxy_rules(AF_INET, 1337, 133), 1);
+        ck_assert_int_eq(routes_count_tproxy_rules(AF_INET6, 1337, 133), 1);
+        ck_assert_int_eq(routes_count_tproxy_rules(AF_INET, 99, 150), 0);
+        ck_assert_int_eq(routes_count_tproxy_rules(AF_INET6, 99, 150), 0);
+        ck_assert_int_eq(system("test -z \"$(ip route show table 150)\" && test -z \"$(ip -6 route show table 150)\""), 0);
+
+        /* A cleanup whose flags name another mark and table (the defaults) still finds 1337/133. */
+        ck_assert_int_eq(routes_cleanup_tproxy_found(1, 2, ROUTES_PAIR_ALWAYS, &step), 2);
+        ck_assert_int_eq(routes_count_tproxy_rules(AF_INET, 1337, 133), 0);
+        ck_assert_int_eq(routes_count_tproxy_rules(AF_INET6, 1337, 133), 0);
+        ck_assert_int_eq(system("test -z \"$(ip route show table 133)\" && test -z \"$(ip -6 route show table 133)\""), 0);
+        ck_assert_int_eq(routes_count_tproxy_rules(AF_INET, 7, 200), 1);
+        ck_assert_int_eq(routes_count_tproxy_rules(AF_INET6, 7, 200), 1);
+
+        /* The configured pair goes even without its route, with ROUTES_PAIR_ALWAYS only. */
+        ck_assert_int_eq(routes_cleanup_tproxy_found(7, 200, 0, &step), 0);
+        ck_assert_int_eq(routes_cleanup_tproxy_found(7, 200, ROUTES_PAIR_ALWAYS, &step), 2);
+        ck_assert_int_eq(routes_count_tproxy_rules(AF_INET, 7, 200), 0);
+        ck_assert_int_eq(routes_cleanup_tproxy_found(7, 200, ROUTES_PAIR_ALWAYS, &step), 0);
+}
+END_TEST
+
 static int driver(int argc, char **argv) {
         const char *step = "?";
         int r;
@@ -182,6 +216,8 @@ int main(int argc, char **argv) {
                 tcase_add_test(tc, test_setup_idempotent);
                 tcase_add_test(tc, test_v4_only);
                 tcase_add_test(tc, test_lo_ipv6);
+                if (system("command -v ip >/dev/null 2>&1") == 0)
+                        tcase_add_test(tc, test_cleanup_found);
                 suite_add_tcase(s, tc);
         }
         SRunner *sr = srunner_create(s);
