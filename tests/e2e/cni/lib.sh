@@ -37,12 +37,17 @@ cni_setup_plugins() {
 cni_cleanup() {
     local n
     for n in "${NETNS_LIST[@]:-}"; do [ -n "$n" ] && ip netns del "$n" 2>/dev/null; done
+    # Namespaces added from a subshell (x=$(cni_netns_add …)) are only in the list file.
+    if [ -n "${WORK:-}" ] && [ -f "$WORK/netns.list" ]; then
+        while read -r n; do ip netns del "$n" 2>/dev/null; done <"$WORK/netns.list"
+    fi
     apiserver_stop >/dev/null 2>&1
     [ -n "${WORK:-}" ] && [ -z "${KEEP_TMP:-}" ] && rm -rf "$WORK"
 }
 
-cni_netns_add() { # NAME
-    ip netns add "$1" && NETNS_LIST+=("$1") && ip -n "$1" link set lo up
+cni_netns_add() { # NAME (also recorded in a file: a subshell's NETNS_LIST+= is lost)
+    ip netns add "$1" && NETNS_LIST+=("$1") && { [ -z "${WORK:-}" ] || echo "$1" >>"$WORK/netns.list"; } &&
+        ip -n "$1" link set lo up
 }
 
 # cni_conflist VERSION SUBNET-OCTET [EXTRA-ISTIO-JSON]: writes $WORK/net-VERSION.conflist
