@@ -63,13 +63,12 @@ struct plugin {
         unsigned timeout_ms;
         struct cni_conf conf;
         struct cni_args args;
-        bool have_conf;
         struct cni_error err;
 };
 
 /* Prints the CNI error JSON on stdout (the only place errors go for the runtime) and logs it. */
 static int fail(struct plugin *p) {
-        _cleanup_free_ char *s = cni_error_format(&p->err, p->have_conf ? p->conf.cni_version : NULL);
+        _cleanup_free_ char *s = cni_error_format(&p->err, p->conf.cni_version); /* NULL until the config is parsed */
         log_error("%s: code %d: %s%s%s", p->env.command_str ? p->env.command_str : "?", p->err.code, p->err.msg,
                   p->err.details[0] ? ": " : "", p->err.details);
         if (s)
@@ -266,8 +265,11 @@ static int capture_apply_in_netns(void *userdata) {
         struct capture_report rep;
         int r;
 
-        /* IPv6 and the host IP come from the pod's own interface addresses. */
+        /* IPv6 and the host IP come from the pod's own interface addresses. Then the same
+         * validation as istio-iptables: a config built from annotations gets no shortcut. */
         r = config_fill_environment(a->c, "/etc/resolv.conf", &cerr);
+        if (r >= 0)
+                r = config_validate(a->c, &cerr);
         if (r < 0) {
                 snprintf(a->err, sizeof a->err, "%s", cerr.msg[0] ? cerr.msg : strerror(-r));
                 return r;
@@ -607,7 +609,6 @@ int istio_cni_main(int argc, char **argv) {
         }
         if (cni_conf_parse(in, len, p.env.command, &p.conf, &p.err) < 0)
                 return fail(&p);
-        p.have_conf = true;
         /* Only ADD and CHECK have a deadline: DEL must succeed whatever the environment says. */
         if ((p.env.command == CNI_CMD_ADD || p.env.command == CNI_CMD_CHECK) && deadline_setup(&p) < 0)
                 return fail(&p);
