@@ -263,3 +263,35 @@ out:
         config_done(&c);
         return ret;
 }
+
+/* The wrapper applets (istio-validation, istio-clean-iptables): istio-iptables with fixed extra
+ * flags in front, and their own --help. The same parser decides what is a request for help, so
+ * -h, --help and --help=true agree with istio-iptables. */
+int istio_iptables_run_as(int argc, char **argv, const char *help, const char *const *extra) {
+        _cleanup_free_ char **args = NULL;
+        struct capture_config c;
+        struct config_error err;
+        bool want_help = false;
+        int n = 0;
+
+        config_init(&c);
+        if (config_parse(&c, argc, argv, environ, &want_help, &err) == 0 && want_help) {
+                config_done(&c);
+                fputs(help, stdout);
+                return EXIT_OK;
+        }
+        config_done(&c);
+        while (extra[n])
+                n++;
+        args = calloc((size_t)argc + (size_t)n + 1, sizeof *args);
+        if (!args) {
+                fprintf(stderr, "%s: out of memory\n", argv[0]);
+                return EXIT_RUNTIME;
+        }
+        args[0] = argv[0];
+        for (int i = 0; i < n; i++)
+                args[i + 1] = (char *)extra[i];
+        for (int i = 1; i < argc; i++)
+                args[i + n] = argv[i];
+        return istio_iptables_main(argc + n, args);
+}

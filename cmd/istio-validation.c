@@ -1,15 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* istio-validation: the Istio CNI init container's check that the redirect works.
  * Spec: ../shared/spec/istio-iptables.md §6 (validation mode), §0.1 (invocation). */
-#include <stdio.h>
-#include <stdlib.h>
 
 #include "applets.h"
-#include "base/exitcode.h"
-#include "base/macro.h"
-#include "rules/config.h"
-
-extern char **environ;
 
 /* The flags that change what this applet does; every other istio-iptables flag is accepted and
  * checked, so the injector's command line works unchanged, but no rule is programmed. */
@@ -37,28 +30,6 @@ static const char help_text[] =
 
 /* istio-validation: the CNI init container's job, `istio-iptables --run-validation --skip-rule-apply`. */
 int istio_validation_main(int argc, char **argv) {
-        _cleanup_free_ char **args = NULL;
-        struct capture_config c;
-        struct config_error err;
-        bool help = false;
-
-        /* The same parser decides what is a request for help, so -h, --help and --help=true agree. */
-        config_init(&c);
-        if (config_parse(&c, argc, argv, environ, &help, &err) == 0 && help) {
-                config_done(&c);
-                fputs(help_text, stdout);
-                return EXIT_OK;
-        }
-        config_done(&c);
-        args = calloc((size_t)argc + 3, sizeof *args);
-        if (!args) {
-                fprintf(stderr, "istio-validation: out of memory\n");
-                return EXIT_RUNTIME;
-        }
-        args[0] = argv[0];
-        args[1] = (char *)"--run-validation";
-        args[2] = (char *)"--skip-rule-apply";
-        for (int i = 1; i < argc; i++)
-                args[i + 2] = argv[i];
-        return istio_iptables_main(argc + 2, args);
+        static const char *const extra[] = { "--run-validation", "--skip-rule-apply", NULL };
+        return istio_iptables_run_as(argc, argv, help_text, extra);
 }
