@@ -2,6 +2,8 @@
 /* istio-clean-iptables: remove the sidecar capture rules.
  * Spec: ../shared/spec/istio-iptables.md §5.6 (cleanup); Istio removed this binary in 1.24 for --cleanup-only. */
 
+#include <stddef.h>
+
 #include "applets.h"
 
 static const char help_text[] =

@@ -2,6 +2,8 @@
 /* istio-validation: the Istio CNI init container's check that the redirect works.
  * Spec: ../shared/spec/istio-iptables.md §6 (validation mode), §0.1 (invocation). */
 
+#include <stddef.h>
+
 #include "applets.h"
 
 /* The flags that change what this applet does; every other istio-iptables flag is accepted and
