@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "kube/kubeconfig.h"
+#include "base/errbuf.h"
 #include "base/macro.h"
 
 #define KUBECONFIG_MAX_SIZE (4u << 20)
@@ -21,16 +22,6 @@
 #define YAML_MAX_DEPTH 32
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
-
-_printf_(3, 4) static int seterr(char *err, size_t errsz, const char *fmt, ...) {
-        if (err && errsz) {
-                va_list ap;
-                va_start(ap, fmt);
-                vsnprintf(err, errsz, fmt, ap);
-                va_end(ap);
-        }
-        return -EINVAL;
-}
 
 /* ---- base64 ---- */
 
@@ -104,7 +95,7 @@ struct yparser {
 };
 
 static int yerr(struct yparser *p, unsigned lineno, const char *what) {
-        return seterr(p->err, p->errsz, "line %u: %s", lineno, what);
+        return errbuf_set(p->err, p->errsz, -EINVAL, "line %u: %s", lineno, what);
 }
 
 static bool is_ws(char c) {
@@ -448,14 +439,14 @@ static int yaml_to_json(const char *text, size_t len, cJSON **ret, char *err, si
                 lineno++;
 
                 if (memchr(s, '\0', ll))
-                        return seterr(err, errsz, "line %u: NUL byte", lineno);
+                        return errbuf_set(err, errsz, -EINVAL, "line %u: NUL byte", lineno);
                 if (ll > 0 && s[ll - 1] == '\r')
                         ll--;
                 size_t ind = 0;
                 while (ind < ll && s[ind] == ' ')
                         ind++;
                 if (ind < ll && s[ind] == '\t')
-                        return seterr(err, errsz, "line %u: tabs are not allowed in indentation", lineno);
+                        return errbuf_set(err, errsz, -EINVAL, "line %u: tabs are not allowed in indentation", lineno);
                 while (ll > ind && s[ll - 1] == ' ')
                         ll--;
                 if (ind == ll || s[ind] == '#')
@@ -463,24 +454,24 @@ static int yaml_to_json(const char *text, size_t len, cJSON **ret, char *err, si
                 /* Tabs inside quoted scalars are legal YAML, but nothing in a kubeconfig needs
                  * them; refusing them keeps the subset small. */
                 if (memchr(s + ind, '\t', ll - ind))
-                        return seterr(err, errsz, "line %u: tab characters are not supported", lineno);
+                        return errbuf_set(err, errsz, -EINVAL, "line %u: tab characters are not supported", lineno);
                 if (ind == 0 && ll >= 3 && memcmp(s, "---", 3) == 0 && (ll == 3 || s[3] == ' ')) {
                         if (seen_content)
-                                return seterr(err, errsz, "line %u: multiple documents are not supported", lineno);
+                                return errbuf_set(err, errsz, -EINVAL, "line %u: multiple documents are not supported", lineno);
                         if (ll > 3) {
                                 size_t k = 3;
                                 while (k < ll && s[k] == ' ')
                                         k++;
                                 if (k < ll && s[k] != '#')
-                                        return seterr(err, errsz, "line %u: content after '---' is not supported", lineno);
+                                        return errbuf_set(err, errsz, -EINVAL, "line %u: content after '---' is not supported", lineno);
                         }
                         seen_content = true;
                         continue;
                 }
                 if (ind == 0 && ll >= 3 && memcmp(s, "...", 3) == 0 && (ll == 3 || s[3] == ' '))
-                        return seterr(err, errsz, "line %u: document end markers are not supported", lineno);
+                        return errbuf_set(err, errsz, -EINVAL, "line %u: document end markers are not supported", lineno);
                 if (ind == 0 && s[0] == '%')
-                        return seterr(err, errsz, "line %u: directives are not supported", lineno);
+                        return errbuf_set(err, errsz, -EINVAL, "line %u: directives are not supported", lineno);
                 seen_content = true;
                 if (n == cap) {
                         size_t nc = cap ? cap * 2 : 64;
@@ -493,19 +484,19 @@ static int yaml_to_json(const char *text, size_t len, cJSON **ret, char *err, si
                 lines[n++] = (struct yline){ .lineno = lineno, .indent = (unsigned)ind, .s = s + ind, .len = ll - ind };
         }
         if (n == 0)
-                return seterr(err, errsz, "empty kubeconfig");
+                return errbuf_set(err, errsz, -EINVAL, "empty kubeconfig");
 
         struct yparser p = { .lines = lines, .n = n, .err = err, .errsz = errsz };
         if (err && errsz)
                 err[0] = 0;
         if (lines[0].indent != 0)
-                return seterr(err, errsz, "line %u: bad indentation", lines[0].lineno);
+                return errbuf_set(err, errsz, -EINVAL, "line %u: bad indentation", lines[0].lineno);
         _cleanup_(cJSON_Deletep) cJSON *root = NULL;
         int r = yparse_node(&p, 0, 0, &root);
         if (r < 0)
                 return r;
         if (p.pos < p.n)
-                return seterr(err, errsz, "line %u: bad indentation", p.lines[p.pos].lineno);
+                return errbuf_set(err, errsz, -EINVAL, "line %u: bad indentation", p.lines[p.pos].lineno);
         *ret = TAKE_PTR(root);
         return 0;
 }
@@ -517,13 +508,13 @@ static const cJSON *find_named(const cJSON *root, const char *list, const char *
         const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, list), *it;
 
         if (arr && !cJSON_IsArray(arr) && !cJSON_IsNull(arr)) {
-                *r = seterr(err, errsz, "'%s' is not a list", list);
+                *r = errbuf_set(err, errsz, -EINVAL, "'%s' is not a list", list);
                 return NULL;
         }
         cJSON_ArrayForEach(it, arr) {
                 const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "name");
                 if (!cJSON_IsObject(it) || !cJSON_IsString(n)) {
-                        *r = seterr(err, errsz, "an entry of '%s' has no name", list);
+                        *r = errbuf_set(err, errsz, -EINVAL, "an entry of '%s' has no name", list);
                         return NULL;
                 }
                 if (!streq(n->valuestring, name))
@@ -532,17 +523,17 @@ static const cJSON *find_named(const cJSON *root, const char *list, const char *
                 if (m && cJSON_IsNull(m))
                         m = NULL;
                 if (m && !cJSON_IsObject(m)) {
-                        *r = seterr(err, errsz, "%s '%s': '%s' is not a mapping", list, name, member);
+                        *r = errbuf_set(err, errsz, -EINVAL, "%s '%s': '%s' is not a mapping", list, name, member);
                         return NULL;
                 }
                 if (!m) {
-                        *r = seterr(err, errsz, "%s '%s' has no '%s'", list, name, member);
+                        *r = errbuf_set(err, errsz, -EINVAL, "%s '%s' has no '%s'", list, name, member);
                         return NULL;
                 }
                 *r = 0;
                 return m;
         }
-        *r = seterr(err, errsz, "%s '%s' not found", list, name);
+        *r = errbuf_set(err, errsz, -EINVAL, "%s '%s' not found", list, name);
         return NULL;
 }
 
@@ -554,7 +545,7 @@ static int get_str(const cJSON *o, const char *key, const char *where, const cha
         if (!v || cJSON_IsNull(v))
                 return 0;
         if (!cJSON_IsString(v))
-                return seterr(err, errsz, "%s: '%s' must be a string", where, key);
+                return errbuf_set(err, errsz, -EINVAL, "%s: '%s' must be a string", where, key);
         *ret = v->valuestring[0] ? v->valuestring : NULL;
         return 0;
 }
@@ -578,7 +569,7 @@ static int dup_b64(const char *s, const char *where, const char *key, void **ret
                 return 0;
         int r = kubeconfig_base64_decode(s, strlen(s), ret, ret_len);
         if (r == -EINVAL)
-                return seterr(err, errsz, "%s: '%s' is not valid base64", where, key);
+                return errbuf_set(err, errsz, -EINVAL, "%s: '%s' is not valid base64", where, key);
         return r;
 }
 
@@ -589,12 +580,12 @@ static int resolve(const cJSON *root, const char *base_dir, struct kubeconfig *r
         int r;
 
         if (!cJSON_IsObject(root))
-                return seterr(err, errsz, "kubeconfig is not a mapping");
+                return errbuf_set(err, errsz, -EINVAL, "kubeconfig is not a mapping");
         r = get_str(root, "current-context", "kubeconfig", &ctx, err, errsz);
         if (r < 0)
                 return r;
         if (!ctx)
-                return seterr(err, errsz, "no current-context");
+                return errbuf_set(err, errsz, -EINVAL, "no current-context");
         cobj = find_named(root, "contexts", "context", ctx, err, errsz, &r);
         if (!cobj)
                 return r;
@@ -602,7 +593,7 @@ static int resolve(const cJSON *root, const char *base_dir, struct kubeconfig *r
             (r = get_str(cobj, "user", "context", &user, err, errsz)) < 0)
                 return r;
         if (!cluster)
-                return seterr(err, errsz, "context '%s' names no cluster", ctx);
+                return errbuf_set(err, errsz, -EINVAL, "context '%s' names no cluster", ctx);
         cl = find_named(root, "clusters", "cluster", cluster, err, errsz, &r);
         if (!cl)
                 return r;
@@ -624,21 +615,21 @@ static int resolve(const cJSON *root, const char *base_dir, struct kubeconfig *r
                 goto fail;
         if (s) {
                 r = -EOPNOTSUPP;
-                seterr(err, errsz, "%s: proxy-url is not supported", where);
+                errbuf_set(err, errsz, -EINVAL, "%s: proxy-url is not supported", where);
                 goto fail;
         }
         if ((r = get_str(cl, "server", where, &s, err, errsz)) < 0)
                 goto fail;
         if (!s) {
-                r = seterr(err, errsz, "%s has no server", where);
+                r = errbuf_set(err, errsz, -EINVAL, "%s has no server", where);
                 goto fail;
         }
         if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0) {
-                r = seterr(err, errsz, "%s: server '%s' is not an http(s) URL", where, s);
+                r = errbuf_set(err, errsz, -EINVAL, "%s: server '%s' is not an http(s) URL", where, s);
                 goto fail;
         }
         if (strpbrk(s, " \r\n?#")) {
-                r = seterr(err, errsz, "%s: server URL must not contain spaces, '?' or '#'", where);
+                r = errbuf_set(err, errsz, -EINVAL, "%s: server URL must not contain spaces, '?' or '#'", where);
                 goto fail;
         }
         r = -ENOMEM;
@@ -661,14 +652,14 @@ static int resolve(const cJSON *root, const char *base_dir, struct kubeconfig *r
         }
         const cJSON *ins = cJSON_GetObjectItemCaseSensitive(cl, "insecure-skip-tls-verify");
         if (ins && !cJSON_IsNull(ins) && !cJSON_IsBool(ins)) {
-                r = seterr(err, errsz, "%s: 'insecure-skip-tls-verify' must be a boolean", where);
+                r = errbuf_set(err, errsz, -EINVAL, "%s: 'insecure-skip-tls-verify' must be a boolean", where);
                 goto fail;
         }
         k.insecure_skip_tls_verify = cJSON_IsTrue(ins);
         /* clientcmd refuses a CA together with the insecure flag; so do we, because it usually
          * means someone meant to verify. */
         if (k.insecure_skip_tls_verify && (k.ca_file || k.ca_data)) {
-                r = seterr(err, errsz, "%s: a certificate authority and insecure-skip-tls-verify are mutually exclusive", where);
+                r = errbuf_set(err, errsz, -EINVAL, "%s: a certificate authority and insecure-skip-tls-verify are mutually exclusive", where);
                 goto fail;
         }
 
@@ -679,7 +670,7 @@ static int resolve(const cJSON *root, const char *base_dir, struct kubeconfig *r
                 for (size_t i = 0; i < ELEMENTSOF(unsupported); i++) {
                         const cJSON *v = cJSON_GetObjectItemCaseSensitive(us, unsupported[i]);
                         if (v && !cJSON_IsNull(v)) {
-                                seterr(err, errsz, "%s: '%s' is not supported", where, unsupported[i]);
+                                errbuf_set(err, errsz, -EINVAL, "%s: '%s' is not supported", where, unsupported[i]);
                                 r = -EOPNOTSUPP;
                                 goto fail;
                         }
@@ -704,7 +695,7 @@ static int resolve(const cJSON *root, const char *base_dir, struct kubeconfig *r
                 bool have_cert = k.client_cert_file || k.client_cert_data;
                 bool have_key = k.client_key_file || k.client_key_data;
                 if (have_cert != have_key) {
-                        r = seterr(err, errsz, "%s: client certificate and client key must be given together", where);
+                        r = errbuf_set(err, errsz, -EINVAL, "%s: client certificate and client key must be given together", where);
                         goto fail;
                 }
         }
@@ -721,14 +712,14 @@ int kubeconfig_yaml_parse(const char *text, size_t len, cJSON **ret, char *err, 
         if (err && errsz)
                 err[0] = 0;
         if (memchr(text, '\0', len))
-                return seterr(err, errsz, "NUL byte in YAML");
+                return errbuf_set(err, errsz, -EINVAL, "NUL byte in YAML");
         while (i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t'))
                 i++;
         /* JSON is YAML: a flow document that starts like JSON is parsed as JSON. */
         if (i < len && (text[i] == '{' || text[i] == '[')) {
                 cJSON *j = cJSON_ParseWithLength(text, len);
                 if (!j)
-                        return seterr(err, errsz, "not valid JSON");
+                        return errbuf_set(err, errsz, -EINVAL, "not valid JSON");
                 *ret = j;
                 return 0;
         }
@@ -744,7 +735,7 @@ int kubeconfig_parse(const char *text, size_t len, const char *base_dir, struct 
         if (err && errsz)
                 err[0] = 0;
         if (!text)
-                return seterr(err, errsz, "no kubeconfig text");
+                return errbuf_set(err, errsz, -EINVAL, "no kubeconfig text");
         if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
                 text += 3;
                 len -= 3;
@@ -754,19 +745,19 @@ int kubeconfig_parse(const char *text, size_t len, const char *base_dir, struct 
         if (i < len && text[i] == '{') {
                 const char *end = NULL;
                 if (memchr(text, '\0', len))
-                        return seterr(err, errsz, "NUL byte in JSON kubeconfig");
+                        return errbuf_set(err, errsz, -EINVAL, "NUL byte in JSON kubeconfig");
                 root = cJSON_ParseWithLengthOpts(text, len, &end, false);
                 if (!root) {
                         size_t off = end ? (size_t)(end - text) : 0;
                         unsigned line = 1;
                         for (size_t k = 0; k < off && k < len; k++)
                                 line += text[k] == '\n';
-                        return seterr(err, errsz, "line %u: invalid JSON", line);
+                        return errbuf_set(err, errsz, -EINVAL, "line %u: invalid JSON", line);
                 }
                 while (end && (size_t)(end - text) < len && strchr(" \t\r\n", *end))
                         end++;
                 if (end && (size_t)(end - text) < len)
-                        return seterr(err, errsz, "trailing data after JSON kubeconfig");
+                        return errbuf_set(err, errsz, -EINVAL, "trailing data after JSON kubeconfig");
         } else {
                 r = yaml_to_json(text, len, &root, err, errsz);
                 if (r < 0)
