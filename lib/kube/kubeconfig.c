@@ -90,6 +90,7 @@ struct yparser {
         struct yline *lines;
         size_t n;
         size_t pos;
+        const char *end;        /* end of the whole text: a block scalar reads raw lines */
         char *err;
         size_t errsz;
 };
@@ -206,8 +207,11 @@ static int yscalar(struct yparser *p, unsigned lineno, const char *s, size_t len
                 return yerr(p, lineno, "anchors and aliases are not supported");
         case '!':
                 return yerr(p, lineno, "tags are not supported");
-        case '|': case '>':
-                return yerr(p, lineno, "block scalars are not supported");
+        case '|':
+                /* Literal blocks are parsed by yblock() where the subset allows them. */
+                return yerr(p, lineno, "block scalars are only supported as a mapping value");
+        case '>':
+                return yerr(p, lineno, "folded block scalars ('>') are not supported");
         case '{': case '[':
                 if (!is_key && ((len >= 2 && memcmp(s, "{}", 2) == 0) || (len >= 2 && memcmp(s, "[]", 2) == 0))) {
                         *consumed = 2;
@@ -270,6 +274,95 @@ static int yrest(struct yparser *p, unsigned lineno, const char *s, size_t len) 
 }
 
 static int yparse_node(struct yparser *p, unsigned indent, unsigned depth, cJSON **ret);
+
+/* The header after '|': an optional chomping indicator ('-' strip, '+' keep, none clip) and an
+ * optional indentation indicator 1-9, in either order, then only spaces and a comment. */
+static int yblock_header(struct yparser *p, unsigned lineno, const char *s, size_t len, char *ret_chomp,
+                         unsigned *ret_ind) {
+        size_t i = 1;
+        *ret_chomp = 0;
+        *ret_ind = 0;
+        for (int k = 0; k < 2 && i < len; k++) {
+                if ((s[i] == '-' || s[i] == '+') && !*ret_chomp)
+                        *ret_chomp = s[i++];
+                else if (s[i] >= '1' && s[i] <= '9' && !*ret_ind)
+                        *ret_ind = (unsigned)(s[i++] - '0');
+        }
+        if (i < len && !is_ws(s[i]))
+                return yerr(p, lineno, "bad block scalar header (expected '|', '|-' or '|+')");
+        return yrest(p, lineno, s + i, len - i);
+}
+
+/* A literal block scalar ("key: |", "|-", "|+", as go-yaml v2 writes a value with a line break,
+ * e.g. a token file ending in a newline). l is the header line, header its "|..." part; parent is
+ * the mapping's indentation. Content lines are read from the raw text, since the line table drops
+ * blank and comment-looking lines and trailing spaces, which are content here. */
+static int yblock(struct yparser *p, unsigned parent, const struct yline *l, const char *header, size_t hlen,
+                  cJSON **ret) {
+        char chomp;
+        unsigned ind, ci;
+        int r = yblock_header(p, l->lineno, header, hlen, &chomp, &ind);
+        if (r < 0)
+                return r;
+        ci = ind ? parent + ind : 0;    /* 0: take it from the first non-empty line */
+
+        const char *nl = memchr(l->s + l->len, '\n', (size_t)(p->end - (l->s + l->len)));
+        const char *q = nl ? nl + 1 : p->end;
+        size_t cap = (size_t)(p->end - q) + 1, n = 0, kept = 0; /* kept: length up to the last content */
+        _cleanup_free_ char *buf = malloc(cap);
+        if (!buf)
+                return -ENOMEM;
+        unsigned lineno = l->lineno;
+        while (q < p->end) {
+                const char *e = memchr(q, '\n', (size_t)(p->end - q));
+                size_t ll = e ? (size_t)(e - q) : (size_t)(p->end - q);
+                const char *next = e ? e + 1 : p->end;
+                size_t sp = 0;
+                lineno++;
+                if (ll > 0 && q[ll - 1] == '\r')
+                        ll--;
+                while (sp < ll && q[sp] == ' ')
+                        sp++;
+                if (sp == ll) {
+                        /* An empty line: a line break, plus any spaces beyond the indentation. */
+                        if (ci && sp > ci) {
+                                memcpy(buf + n, q + ci, sp - ci);
+                                n += sp - ci;
+                                kept = n;
+                        }
+                        buf[n++] = '\n';
+                        q = next;
+                        continue;
+                }
+                if (!ci) {
+                        if (sp <= parent)
+                                break;
+                        ci = (unsigned)sp;
+                }
+                if (sp < ci)
+                        break;
+                memcpy(buf + n, q + ci, ll - ci);
+                n += ll - ci;
+                kept = n;
+                buf[n++] = '\n';
+                q = next;
+        }
+        /* kept ends at the last content byte; buf[kept] is its line break, if there is content. */
+        if (chomp == '-')
+                n = kept;
+        else if (chomp != '+')
+                n = kept ? kept + 1 : 0;
+        buf[n] = 0;
+        if (memchr(buf, '\0', n))
+                return yerr(p, lineno, "NUL byte in block scalar");
+
+        /* Skip the table's lines that the block consumed. */
+        p->pos++;
+        while (p->pos < p->n && p->lines[p->pos].s < q)
+                p->pos++;
+        *ret = cJSON_CreateString(buf);
+        return *ret ? 0 : -ENOMEM;
+}
 
 /* A block sequence item: "-" alone or followed by a space. */
 static bool yline_is_item(const struct yline *l) { return l->s[0] == '-' && (l->len == 1 || l->s[1] == ' '); }
@@ -362,6 +455,8 @@ static int yparse_map(struct yparser *p, unsigned indent, unsigned depth, cJSON 
                 if (i == l->len || l->s[i] == '#') {
                         p->pos++;
                         r = yparse_child(p, indent, true, depth, &val);
+                } else if (l->s[i] == '|') {
+                        r = yblock(p, indent, l, l->s + i, l->len - i, &val);
                 } else {
                         unsigned lineno = l->lineno;
                         r = yscalar(p, lineno, l->s + i, l->len - i, false, &val, &used);
@@ -430,6 +525,7 @@ static int yaml_to_json(const char *text, size_t len, cJSON **ret, char *err, si
         size_t n = 0, cap = 0;
         unsigned lineno = 0;
         bool seen_content = false;
+        unsigned ended = 0;     /* the line of a "..." document end marker */
 
         for (size_t pos = 0; pos < len;) {
                 const char *s = text + pos;
@@ -468,8 +564,19 @@ static int yaml_to_json(const char *text, size_t len, cJSON **ret, char *err, si
                         seen_content = true;
                         continue;
                 }
-                if (ind == 0 && ll >= 3 && memcmp(s, "...", 3) == 0 && (ll == 3 || s[3] == ' '))
-                        return errbuf_set(err, errsz, -EINVAL, "line %u: document end markers are not supported", lineno);
+                /* go-yaml ends the stream with "..." after a '|+' block; only comments may follow. */
+                if (ind == 0 && ll >= 3 && memcmp(s, "...", 3) == 0 && (ll == 3 || s[3] == ' ')) {
+                        size_t k = 3;
+                        while (k < ll && s[k] == ' ')
+                                k++;
+                        if (k < ll && s[k] != '#')
+                                return errbuf_set(err, errsz, -EINVAL, "line %u: content after '...' is not supported", lineno);
+                        ended = lineno;
+                        continue;
+                }
+                if (ended)
+                        return errbuf_set(err, errsz, -EINVAL, "line %u: content after the document end marker (line %u) is not supported",
+                                          lineno, ended);
                 if (ind == 0 && s[0] == '%')
                         return errbuf_set(err, errsz, -EINVAL, "line %u: directives are not supported", lineno);
                 seen_content = true;
@@ -486,7 +593,7 @@ static int yaml_to_json(const char *text, size_t len, cJSON **ret, char *err, si
         if (n == 0)
                 return errbuf_set(err, errsz, -EINVAL, "empty kubeconfig");
 
-        struct yparser p = { .lines = lines, .n = n, .err = err, .errsz = errsz };
+        struct yparser p = { .lines = lines, .n = n, .end = text + len, .err = err, .errsz = errsz };
         if (err && errsz)
                 err[0] = 0;
         if (lines[0].indent != 0)
