@@ -14,6 +14,8 @@
 #include <strings.h>
 
 #include "cni/cni.h"
+#include "base/env.h"
+#include "base/jsonesc.h"
 #include "base/macro.h"
 
 extern char **environ;
@@ -99,24 +101,12 @@ static void buf_printf(struct buf *b, const char *fmt, ...) {
 }
 
 static void json_string(struct buf *b, const char *s) {
-        static const char hex[] = "0123456789abcdef";
         buf_puts(b, "\"");
         for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-                if (*c == '"' || *c == '\\') {
-                        char e[2] = { '\\', (char)*c };
-                        buf_add(b, e, 2);
-                } else if (*c == '\n')
-                        buf_puts(b, "\\n");
-                else if (*c == '\r')
-                        buf_puts(b, "\\r");
-                else if (*c == '\t')
-                        buf_puts(b, "\\t");
-                else if (*c < 0x20 || *c == '<' || *c == '>' || *c == '&') {
-                        /* Go escapes HTML-significant bytes too. */
-                        char e[6] = { '\\', 'u', '0', '0', hex[*c >> 4], hex[*c & 15] };
-                        buf_add(b, e, 6);
-                } else
-                        buf_add(b, (const char *)c, 1);
+                /* Go's escapes, as this writer has always made them: \b and \f stay \u0008, \u000c. */
+                char e[7];
+                size_t n = jsonesc_byte(*c, JSONESC_SHORT_NRT | JSONESC_HTML, e);
+                buf_add(b, n ? e : (const char *)c, n ? n : 1);
         }
         buf_puts(b, "\"");
 }
@@ -195,14 +185,6 @@ char *cni_error_format(const struct cni_error *err, const char *version) {
 
 /* ---- environment ---- */
 
-static const char *env_get(char *const *envp, const char *name) {
-        size_t n = strlen(name);
-        for (char *const *e = envp ? envp : environ; e && *e; e++)
-                if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-                        return *e + n + 1;
-        return NULL;
-}
-
 static enum cni_command command_parse(const char *s) {
         static const struct {
                 const char *name;
@@ -266,19 +248,20 @@ int cni_env_load(char *const *envp, struct cni_env *ret, struct cni_error *err) 
                 { "CNI_PATH", true, true, true, true, true },
         };
         char missing[256] = "";
+        char *const *env = envp ? envp : environ;
         const char *v;
 
         *ret = (struct cni_env){ 0 };
-        ret->command_str = env_get(envp, "CNI_COMMAND");
+        ret->command_str = env_get(env, "CNI_COMMAND");
         ret->command = command_parse(ret->command_str);
         if (ret->command == CNI_CMD_NONE)
                 return 0;
-        ret->containerid = env_get(envp, "CNI_CONTAINERID");
-        ret->netns = env_get(envp, "CNI_NETNS");
-        ret->ifname = env_get(envp, "CNI_IFNAME");
-        ret->args = env_get(envp, "CNI_ARGS");
-        ret->path = env_get(envp, "CNI_PATH");
-        v = env_get(envp, "CNI_NETNS_OVERRIDE");
+        ret->containerid = env_get(env, "CNI_CONTAINERID");
+        ret->netns = env_get(env, "CNI_NETNS");
+        ret->ifname = env_get(env, "CNI_IFNAME");
+        ret->args = env_get(env, "CNI_ARGS");
+        ret->path = env_get(env, "CNI_PATH");
+        v = env_get(env, "CNI_NETNS_OVERRIDE");
         ret->netns_override = v && (strcasecmp(v, "true") == 0 || streq(v, "1"));
         if (ret->command == CNI_CMD_UNKNOWN)
                 return cni_error_set(err, CNI_ERR_INVALID_ENV, NULL, "unknown CNI_COMMAND: %s", ret->command_str);
@@ -288,7 +271,7 @@ int cni_env_load(char *const *envp, struct cni_env *ret, struct cni_error *err) 
                            (ret->command == CNI_CMD_DEL && vars[i].del) ||
                            (ret->command == CNI_CMD_GC && vars[i].gc) ||
                            (ret->command == CNI_CMD_STATUS && vars[i].status);
-                const char *val = env_get(envp, vars[i].name);
+                const char *val = env_get(env, vars[i].name);
                 if (req && (!val || !*val)) {
                         if (missing[0])
                                 strncat(missing, ",", sizeof missing - strlen(missing) - 1);

@@ -450,7 +450,9 @@ static int status_to_errno(long st) {
         }
 }
 
-/* Reads the token file on every request: kubelet rotates projected tokens (FIELD-NOTES 22). */
+/* Reads the token file on every request: kubelet rotates projected tokens (FIELD-NOTES 22).
+ * Not fileio_read_all(): it grows its buffer by realloc(), which would leave copies of the secret
+ * in freed memory; one fixed buffer is wiped with explicit_bzero() before it is freed. */
 static int read_token(const char *path, char **ret) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         _cleanup_free_ char *buf = NULL;

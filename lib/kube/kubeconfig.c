@@ -15,6 +15,7 @@
 
 #include "kube/kubeconfig.h"
 #include "base/errbuf.h"
+#include "base/fileio.h"
 #include "base/macro.h"
 
 #define KUBECONFIG_MAX_SIZE (4u << 20)
@@ -883,37 +884,17 @@ int kubeconfig_load(const char *path, struct kubeconfig *ret, char *err, size_t 
         if (err && errsz)
                 err[0] = 0;
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) {
-                r = -errno;
-                if (err && errsz)
-                        snprintf(err, errsz, "cannot open kubeconfig '%s': %s", path, strerror(-r));
-                return r;
-        }
+        if (fd < 0)
+                return errbuf_set(err, errsz, -errno, "cannot open kubeconfig '%s': %s", path, strerror(errno));
         if (fstat(fd, &st) < 0)
                 return -errno;
-        if (!S_ISREG(st.st_mode) || st.st_size > KUBECONFIG_MAX_SIZE) {
-                if (err && errsz)
-                        snprintf(err, errsz, "kubeconfig '%s' is not a regular file of at most 4 MiB", path);
-                return -EINVAL;
-        }
-        buf = malloc((size_t)st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        while (n < (size_t)st.st_size) {
-                ssize_t k = read(fd, buf + n, (size_t)st.st_size - n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0) {
-                        r = -errno;
-                        if (err && errsz)
-                                snprintf(err, errsz, "cannot read kubeconfig '%s': %s", path, strerror(-r));
-                        return r;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t)k;
-        }
-        buf[n] = 0;
+        if (!S_ISREG(st.st_mode) || st.st_size > KUBECONFIG_MAX_SIZE)
+                return errbuf_set(err, errsz, -EINVAL, "kubeconfig '%s' is not a regular file of at most 4 MiB", path);
+        r = fileio_read_all(fd, KUBECONFIG_MAX_SIZE, &buf, &n);
+        if (r == -EFBIG)
+                return errbuf_set(err, errsz, -EINVAL, "kubeconfig '%s' is not a regular file of at most 4 MiB", path);
+        if (r < 0)
+                return errbuf_set(err, errsz, r, "cannot read kubeconfig '%s': %s", path, strerror(-r));
 
         const char *slash = strrchr(path, '/');
         dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");

@@ -8,13 +8,14 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rules/config.h"
+#include "base/env.h"
+#include "base/idname.h"
 #include "base/log.h"
 #include "base/macro.h"
 
@@ -585,16 +586,6 @@ struct raw {
         char srcbuf[F_MAX][64];
 };
 
-static const char *env_lookup(char *const *envp, const char *name) {
-        size_t n = strlen(name);
-        if (!envp || !name)
-                return NULL;
-        for (char *const *e = envp; *e; e++)
-                if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-                        return *e + n + 1;
-        return NULL;
-}
-
 static int find_long(const char *name, size_t len) {
         for (int i = 0; i < F_MAX; i++)
                 if (strlen(flags[i].name) == len && strncmp(flags[i].name, name, len) == 0)
@@ -698,7 +689,7 @@ static void apply_env(struct raw *raw, char *const *envp) {
                 if (raw->cli[id])
                         continue;
                 for (int k = 0; k < 2; k++) {
-                        const char *v = names[k] ? env_lookup(envp, names[k]) : NULL;
+                        const char *v = names[k] ? env_get(envp, names[k]) : NULL;
                         if (v) {
                                 raw->val[id] = v;
                                 raw->src[id] = names[k];
@@ -933,16 +924,16 @@ int config_parse(struct capture_config *c, int argc, char *const *argv, char *co
         }
 
         /* Env-only inputs (§1 step 3): set-but-empty is the empty string, not the default. */
-        if ((v = env_lookup(envp, "ISTIO_OUTBOUND_OWNER_GROUPS"))) {
+        if ((v = env_get(envp, "ISTIO_OUTBOUND_OWNER_GROUPS"))) {
                 c->owner_groups_all = streq(v, "*");
                 if (!c->owner_groups_all &&
                     (r = conv_owner_list(v, "ISTIO_OUTBOUND_OWNER_GROUPS", &c->owner_groups_include, err)) < 0)
                         return r;
         }
-        if ((v = env_lookup(envp, "ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE")) &&
+        if ((v = env_get(envp, "ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE")) &&
             (r = conv_owner_list(v, "ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE", &c->owner_groups_exclude, err)) < 0)
                 return r;
-        if ((v = env_lookup(envp, "ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR"))) {
+        if ((v = env_get(envp, "ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR"))) {
                 struct netaddr_cidr lb;
                 if (netaddr_parse_cidr(v, &lb) < 0 || lb.ip.family != AF_INET || !netaddr_ip_is_loopback(&lb.ip) ||
                     lb.prefixlen < 8)
@@ -1063,13 +1054,12 @@ int config_fill_environment(struct capture_config *c, const char *resolv_conf_pa
 
         if (c->proxy_uid.n == 0) {
                 const char *user = getenv("ENVOY_USER");
-                struct passwd pw, *res = NULL;
-                char buf[4096];
                 struct config_owner o = { .id = 1337 };
+                uint32_t id;
                 if (!user || !*user)
                         user = "istio-proxy";
-                if (getpwnam_r(user, &pw, buf, sizeof buf, &res) == 0 && res)
-                        o.id = (uint32_t)res->pw_uid;
+                if (idname_lookup(user, false, &id) == 0)
+                        o.id = id;
                 c->proxy_uid.v = malloc(sizeof o);
                 if (!c->proxy_uid.v)
                         return -ENOMEM;
