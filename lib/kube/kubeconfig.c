@@ -681,9 +681,94 @@ static int dup_b64(const char *s, const char *where, const char *key, void **ret
         return r;
 }
 
+/* The cluster half of resolve(): server, CA, TLS name, insecure flag. Fills k; the caller frees
+ * it on error. */
+static int resolve_cluster(const cJSON *cl, const char *cluster, const char *base_dir, struct kubeconfig *k, char *err,
+                           size_t errsz) {
+        const char *s;
+        char where[300];
+        int r;
+
+        snprintf(where, sizeof where, "cluster '%s'", cluster);
+        if ((r = get_str(cl, "proxy-url", where, &s, err, errsz)) < 0)
+                return r;
+        if (s)
+                return errbuf_set(err, errsz, -EOPNOTSUPP, "%s: proxy-url is not supported", where);
+        if ((r = get_str(cl, "server", where, &s, err, errsz)) < 0)
+                return r;
+        if (!s)
+                return errbuf_set(err, errsz, -EINVAL, "%s has no server", where);
+        if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0)
+                return errbuf_set(err, errsz, -EINVAL, "%s: server '%s' is not an http(s) URL", where, s);
+        if (strpbrk(s, " \r\n?#"))
+                return errbuf_set(err, errsz, -EINVAL, "%s: server URL must not contain spaces, '?' or '#'", where);
+        if (!(k->server = strdup(s)))
+                return -ENOMEM;
+        for (size_t l = strlen(k->server); l > 0 && k->server[l - 1] == '/'; l--)
+                k->server[l - 1] = 0;
+
+        if ((r = get_str(cl, "certificate-authority", where, &s, err, errsz)) < 0 ||
+            (r = dup_path(base_dir, s, &k->ca_file)) < 0)
+                return r;
+        if ((r = get_str(cl, "certificate-authority-data", where, &s, err, errsz)) < 0 ||
+            (r = dup_b64(s, where, "certificate-authority-data", &k->ca_data, &k->ca_data_len, err, errsz)) < 0)
+                return r;
+        if ((r = get_str(cl, "tls-server-name", where, &s, err, errsz)) < 0)
+                return r;
+        if (s && !(k->tls_server_name = strdup(s)))
+                return -ENOMEM;
+        const cJSON *ins = cJSON_GetObjectItemCaseSensitive(cl, "insecure-skip-tls-verify");
+        if (ins && !cJSON_IsNull(ins) && !cJSON_IsBool(ins))
+                return errbuf_set(err, errsz, -EINVAL, "%s: 'insecure-skip-tls-verify' must be a boolean", where);
+        k->insecure_skip_tls_verify = cJSON_IsTrue(ins);
+        /* clientcmd refuses a CA together with the insecure flag; so do we, because it usually
+         * means someone meant to verify. */
+        if (k->insecure_skip_tls_verify && (k->ca_file || k->ca_data))
+                return errbuf_set(err, errsz, -EINVAL, "%s: a certificate authority and insecure-skip-tls-verify are mutually exclusive", where);
+        return 0;
+}
+
+/* The user half of resolve(): token, token file, client certificate and key. Fills k; the caller
+ * frees it on error. */
+static int resolve_user(const cJSON *us, const char *user, const char *base_dir, struct kubeconfig *k, char *err,
+                        size_t errsz) {
+        const char *s;
+        char where[300];
+        int r;
+
+        snprintf(where, sizeof where, "user '%s'", user);
+        static const char *const unsupported[] = { "auth-provider", "exec", "username", "password", "as",
+                                                   "as-groups", "as-uid", "as-user-extra" };
+        for (size_t i = 0; i < ELEMENTSOF(unsupported); i++) {
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(us, unsupported[i]);
+                if (v && !cJSON_IsNull(v))
+                        return errbuf_set(err, errsz, -EOPNOTSUPP, "%s: '%s' is not supported", where, unsupported[i]);
+        }
+        if ((r = get_str(us, "token", where, &s, err, errsz)) < 0)
+                return r;
+        if (s && !(k->token = strdup(s)))
+                return -ENOMEM;
+        if ((r = get_str(us, "tokenFile", where, &s, err, errsz)) < 0 ||
+            (r = dup_path(base_dir, s, &k->token_file)) < 0 ||
+            (r = get_str(us, "client-certificate", where, &s, err, errsz)) < 0 ||
+            (r = dup_path(base_dir, s, &k->client_cert_file)) < 0 ||
+            (r = get_str(us, "client-key", where, &s, err, errsz)) < 0 ||
+            (r = dup_path(base_dir, s, &k->client_key_file)) < 0 ||
+            (r = get_str(us, "client-certificate-data", where, &s, err, errsz)) < 0 ||
+            (r = dup_b64(s, where, "client-certificate-data", &k->client_cert_data, &k->client_cert_data_len, err, errsz)) < 0 ||
+            (r = get_str(us, "client-key-data", where, &s, err, errsz)) < 0 ||
+            (r = dup_b64(s, where, "client-key-data", &k->client_key_data, &k->client_key_data_len, err, errsz)) < 0)
+                return r;
+        bool have_cert = k->client_cert_file || k->client_cert_data;
+        bool have_key = k->client_key_file || k->client_key_data;
+        if (have_cert != have_key)
+                return errbuf_set(err, errsz, -EINVAL, "%s: client certificate and client key must be given together", where);
+        return 0;
+}
+
 static int resolve(const cJSON *root, const char *base_dir, struct kubeconfig *ret, char *err, size_t errsz) {
         struct kubeconfig k = {};
-        const char *ctx, *cluster, *user, *s;
+        const char *ctx, *cluster, *user;
         const cJSON *cobj, *cl, *us = NULL;
         int r;
 
@@ -717,96 +802,11 @@ static int resolve(const cJSON *root, const char *base_dir, struct kubeconfig *r
             (user && !(k.user_name = strdup(user))))
                 goto fail;
 
-        char where[300];
-        snprintf(where, sizeof where, "cluster '%s'", cluster);
-        if ((r = get_str(cl, "proxy-url", where, &s, err, errsz)) < 0)
+        r = resolve_cluster(cl, cluster, base_dir, &k, err, errsz);
+        if (r >= 0 && us)
+                r = resolve_user(us, user, base_dir, &k, err, errsz);
+        if (r < 0)
                 goto fail;
-        if (s) {
-                r = -EOPNOTSUPP;
-                errbuf_set(err, errsz, -EINVAL, "%s: proxy-url is not supported", where);
-                goto fail;
-        }
-        if ((r = get_str(cl, "server", where, &s, err, errsz)) < 0)
-                goto fail;
-        if (!s) {
-                r = errbuf_set(err, errsz, -EINVAL, "%s has no server", where);
-                goto fail;
-        }
-        if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0) {
-                r = errbuf_set(err, errsz, -EINVAL, "%s: server '%s' is not an http(s) URL", where, s);
-                goto fail;
-        }
-        if (strpbrk(s, " \r\n?#")) {
-                r = errbuf_set(err, errsz, -EINVAL, "%s: server URL must not contain spaces, '?' or '#'", where);
-                goto fail;
-        }
-        r = -ENOMEM;
-        if (!(k.server = strdup(s)))
-                goto fail;
-        for (size_t l = strlen(k.server); l > 0 && k.server[l - 1] == '/'; l--)
-                k.server[l - 1] = 0;
-
-        if ((r = get_str(cl, "certificate-authority", where, &s, err, errsz)) < 0 ||
-            (r = dup_path(base_dir, s, &k.ca_file)) < 0)
-                goto fail;
-        if ((r = get_str(cl, "certificate-authority-data", where, &s, err, errsz)) < 0 ||
-            (r = dup_b64(s, where, "certificate-authority-data", &k.ca_data, &k.ca_data_len, err, errsz)) < 0)
-                goto fail;
-        if ((r = get_str(cl, "tls-server-name", where, &s, err, errsz)) < 0)
-                goto fail;
-        if (s && !(k.tls_server_name = strdup(s))) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        const cJSON *ins = cJSON_GetObjectItemCaseSensitive(cl, "insecure-skip-tls-verify");
-        if (ins && !cJSON_IsNull(ins) && !cJSON_IsBool(ins)) {
-                r = errbuf_set(err, errsz, -EINVAL, "%s: 'insecure-skip-tls-verify' must be a boolean", where);
-                goto fail;
-        }
-        k.insecure_skip_tls_verify = cJSON_IsTrue(ins);
-        /* clientcmd refuses a CA together with the insecure flag; so do we, because it usually
-         * means someone meant to verify. */
-        if (k.insecure_skip_tls_verify && (k.ca_file || k.ca_data)) {
-                r = errbuf_set(err, errsz, -EINVAL, "%s: a certificate authority and insecure-skip-tls-verify are mutually exclusive", where);
-                goto fail;
-        }
-
-        if (us) {
-                snprintf(where, sizeof where, "user '%s'", user);
-                static const char *const unsupported[] = { "auth-provider", "exec", "username", "password", "as",
-                                                           "as-groups", "as-uid", "as-user-extra" };
-                for (size_t i = 0; i < ELEMENTSOF(unsupported); i++) {
-                        const cJSON *v = cJSON_GetObjectItemCaseSensitive(us, unsupported[i]);
-                        if (v && !cJSON_IsNull(v)) {
-                                errbuf_set(err, errsz, -EINVAL, "%s: '%s' is not supported", where, unsupported[i]);
-                                r = -EOPNOTSUPP;
-                                goto fail;
-                        }
-                }
-                if ((r = get_str(us, "token", where, &s, err, errsz)) < 0)
-                        goto fail;
-                if (s && !(k.token = strdup(s))) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                if ((r = get_str(us, "tokenFile", where, &s, err, errsz)) < 0 ||
-                    (r = dup_path(base_dir, s, &k.token_file)) < 0 ||
-                    (r = get_str(us, "client-certificate", where, &s, err, errsz)) < 0 ||
-                    (r = dup_path(base_dir, s, &k.client_cert_file)) < 0 ||
-                    (r = get_str(us, "client-key", where, &s, err, errsz)) < 0 ||
-                    (r = dup_path(base_dir, s, &k.client_key_file)) < 0 ||
-                    (r = get_str(us, "client-certificate-data", where, &s, err, errsz)) < 0 ||
-                    (r = dup_b64(s, where, "client-certificate-data", &k.client_cert_data, &k.client_cert_data_len, err, errsz)) < 0 ||
-                    (r = get_str(us, "client-key-data", where, &s, err, errsz)) < 0 ||
-                    (r = dup_b64(s, where, "client-key-data", &k.client_key_data, &k.client_key_data_len, err, errsz)) < 0)
-                        goto fail;
-                bool have_cert = k.client_cert_file || k.client_cert_data;
-                bool have_key = k.client_key_file || k.client_key_data;
-                if (have_cert != have_key) {
-                        r = errbuf_set(err, errsz, -EINVAL, "%s: client certificate and client key must be given together", where);
-                        goto fail;
-                }
-        }
         *ret = k;
         return 0;
 fail:
