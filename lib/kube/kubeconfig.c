@@ -106,101 +106,114 @@ static bool is_ws(char c) {
 
 /* Parses a scalar starting at s[0..len); sets *consumed to the bytes used (the rest may hold
  * only spaces and a comment). stop_at_colon: a plain scalar ends at ": " or a final ':' (keys). */
+/* A "double-quoted" scalar on one line, JSON-style escapes (YAML 1.2 §7.3.1, the part a
+ * kubeconfig uses). */
+static int yscalar_double(struct yparser *p, unsigned lineno, const char *s, size_t len, cJSON **ret, size_t *consumed) {
+        size_t i;
+
+        _cleanup_free_ char *buf = malloc(len + 1);
+        size_t n = 0;
+        if (!buf)
+                return -ENOMEM;
+        for (i = 1; i < len && s[i] != '"'; i++) {
+                char c = s[i];
+                if (c != '\\') {
+                        buf[n++] = c;
+                        continue;
+                }
+                if (++i >= len)
+                        break;
+                switch (s[i]) {
+                case '\\': buf[n++] = '\\'; break;
+                case '"': buf[n++] = '"'; break;
+                case '/': buf[n++] = '/'; break;
+                case 'n': buf[n++] = '\n'; break;
+                case 't': buf[n++] = '\t'; break;
+                case 'r': buf[n++] = '\r'; break;
+                case 'b': buf[n++] = '\b'; break;
+                case 'f': buf[n++] = '\f'; break;
+                case 'u': {
+                        unsigned v = 0;
+                        if (i + 4 >= len)
+                                return yerr(p, lineno, "bad \\u escape");
+                        for (int k = 1; k <= 4; k++) {
+                                char h = s[i + k];
+                                v <<= 4;
+                                if (h >= '0' && h <= '9')
+                                        v |= (unsigned)(h - '0');
+                                else if (h >= 'a' && h <= 'f')
+                                        v |= (unsigned)(h - 'a' + 10);
+                                else if (h >= 'A' && h <= 'F')
+                                        v |= (unsigned)(h - 'A' + 10);
+                                else
+                                        return yerr(p, lineno, "bad \\u escape");
+                        }
+                        i += 4;
+                        /* Surrogates and NUL are not useful in a kubeconfig; refuse
+                         * rather than produce invalid UTF-8 or truncated strings. */
+                        if (v == 0 || (v >= 0xd800 && v <= 0xdfff))
+                                return yerr(p, lineno, "unsupported \\u escape");
+                        if (v < 0x80)
+                                buf[n++] = (char)v;
+                        else if (v < 0x800) {
+                                buf[n++] = (char)(0xc0 | (v >> 6));
+                                buf[n++] = (char)(0x80 | (v & 0x3f));
+                        } else {
+                                buf[n++] = (char)(0xe0 | (v >> 12));
+                                buf[n++] = (char)(0x80 | ((v >> 6) & 0x3f));
+                                buf[n++] = (char)(0x80 | (v & 0x3f));
+                        }
+                        break;
+                }
+                default:
+                        return yerr(p, lineno, "unsupported escape in double-quoted scalar");
+                }
+        }
+        if (i >= len)
+                return yerr(p, lineno, "unterminated double-quoted scalar (multi-line scalars are not supported)");
+        buf[n] = 0;
+        *consumed = i + 1;
+        *ret = cJSON_CreateString(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* A 'single-quoted' scalar on one line: '' is a quote (YAML 1.2 §7.3.2). */
+static int yscalar_single(struct yparser *p, unsigned lineno, const char *s, size_t len, cJSON **ret, size_t *consumed) {
+        size_t i;
+
+        _cleanup_free_ char *buf = malloc(len + 1);
+        size_t n = 0;
+        if (!buf)
+                return -ENOMEM;
+        for (i = 1; i < len; i++) {
+                if (s[i] == '\'') {
+                        if (i + 1 < len && s[i + 1] == '\'') {
+                                buf[n++] = '\'';
+                                i++;
+                                continue;
+                        }
+                        break;
+                }
+                buf[n++] = s[i];
+        }
+        if (i >= len)
+                return yerr(p, lineno, "unterminated single-quoted scalar (multi-line scalars are not supported)");
+        buf[n] = 0;
+        *consumed = i + 1;
+        *ret = cJSON_CreateString(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
 static int yscalar(struct yparser *p, unsigned lineno, const char *s, size_t len, bool is_key,
                    cJSON **ret, size_t *consumed) {
         size_t i;
 
         if (len == 0)
                 return yerr(p, lineno, "empty scalar");
-        if (s[0] == '"') {
-                _cleanup_free_ char *buf = malloc(len + 1);
-                size_t n = 0;
-                if (!buf)
-                        return -ENOMEM;
-                for (i = 1; i < len && s[i] != '"'; i++) {
-                        char c = s[i];
-                        if (c != '\\') {
-                                buf[n++] = c;
-                                continue;
-                        }
-                        if (++i >= len)
-                                break;
-                        switch (s[i]) {
-                        case '\\': buf[n++] = '\\'; break;
-                        case '"': buf[n++] = '"'; break;
-                        case '/': buf[n++] = '/'; break;
-                        case 'n': buf[n++] = '\n'; break;
-                        case 't': buf[n++] = '\t'; break;
-                        case 'r': buf[n++] = '\r'; break;
-                        case 'b': buf[n++] = '\b'; break;
-                        case 'f': buf[n++] = '\f'; break;
-                        case 'u': {
-                                unsigned v = 0;
-                                if (i + 4 >= len)
-                                        return yerr(p, lineno, "bad \\u escape");
-                                for (int k = 1; k <= 4; k++) {
-                                        char h = s[i + k];
-                                        v <<= 4;
-                                        if (h >= '0' && h <= '9')
-                                                v |= (unsigned)(h - '0');
-                                        else if (h >= 'a' && h <= 'f')
-                                                v |= (unsigned)(h - 'a' + 10);
-                                        else if (h >= 'A' && h <= 'F')
-                                                v |= (unsigned)(h - 'A' + 10);
-                                        else
-                                                return yerr(p, lineno, "bad \\u escape");
-                                }
-                                i += 4;
-                                /* Surrogates and NUL are not useful in a kubeconfig; refuse
-                                 * rather than produce invalid UTF-8 or truncated strings. */
-                                if (v == 0 || (v >= 0xd800 && v <= 0xdfff))
-                                        return yerr(p, lineno, "unsupported \\u escape");
-                                if (v < 0x80)
-                                        buf[n++] = (char)v;
-                                else if (v < 0x800) {
-                                        buf[n++] = (char)(0xc0 | (v >> 6));
-                                        buf[n++] = (char)(0x80 | (v & 0x3f));
-                                } else {
-                                        buf[n++] = (char)(0xe0 | (v >> 12));
-                                        buf[n++] = (char)(0x80 | ((v >> 6) & 0x3f));
-                                        buf[n++] = (char)(0x80 | (v & 0x3f));
-                                }
-                                break;
-                        }
-                        default:
-                                return yerr(p, lineno, "unsupported escape in double-quoted scalar");
-                        }
-                }
-                if (i >= len)
-                        return yerr(p, lineno, "unterminated double-quoted scalar (multi-line scalars are not supported)");
-                buf[n] = 0;
-                *consumed = i + 1;
-                *ret = cJSON_CreateString(buf);
-                return *ret ? 0 : -ENOMEM;
-        }
-        if (s[0] == '\'') {
-                _cleanup_free_ char *buf = malloc(len + 1);
-                size_t n = 0;
-                if (!buf)
-                        return -ENOMEM;
-                for (i = 1; i < len; i++) {
-                        if (s[i] == '\'') {
-                                if (i + 1 < len && s[i + 1] == '\'') {
-                                        buf[n++] = '\'';
-                                        i++;
-                                        continue;
-                                }
-                                break;
-                        }
-                        buf[n++] = s[i];
-                }
-                if (i >= len)
-                        return yerr(p, lineno, "unterminated single-quoted scalar (multi-line scalars are not supported)");
-                buf[n] = 0;
-                *consumed = i + 1;
-                *ret = cJSON_CreateString(buf);
-                return *ret ? 0 : -ENOMEM;
-        }
+        if (s[0] == '"')
+                return yscalar_double(p, lineno, s, len, ret, consumed);
+        if (s[0] == '\'')
+                return yscalar_single(p, lineno, s, len, ret, consumed);
 
         /* Plain scalar. Indicators that would start something outside the subset are refused. */
         switch (s[0]) {
