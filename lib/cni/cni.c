@@ -937,52 +937,52 @@ static int get_strv(const cJSON *o, const char *key, char ***ret) {
         return 0;
 }
 
-int cni_conf_parse(const char *data, size_t len, enum cni_command cmd, struct cni_conf *ret, struct cni_error *err) {
-        cJSON *root = NULL;
-        const cJSON *k8s, *pr;
+/* cni_conf_parse, part 1: what libcni's skel checks (name, cniVersion, the command against the
+ * version). Fills ret->name, type, cni_version and version. */
+static int conf_header(const cJSON *root, enum cni_command cmd, struct cni_conf *ret, struct cni_error *err) {
         const char *ver;
-        const char *bad = NULL;
-        int r = -EINVAL;
 
-        *ret = (struct cni_conf){ 0 };
-        root = cJSON_ParseWithLength(data, len);
-        if (!cJSON_IsObject(root)) {
-                cni_error_set(err, CNI_ERR_DECODE, NULL, "error unmarshall network config: %s",
-                              root ? "not a JSON object" : "invalid JSON");
-                goto out;
-        }
         /* skel's own decode: name and cniVersion must be strings when present. */
         if (get_str(root, "name", &ret->name) < 0 || get_str(root, "cniVersion", &ret->cni_version) < 0 ||
             get_str(root, "type", &ret->type) < 0) {
                 cni_error_set(err, CNI_ERR_DECODE, NULL, "error unmarshall network config: name, type and cniVersion must be strings");
-                goto out;
+                return -EINVAL;
         }
         if (!ret->name || !*ret->name) {
                 cni_error_set(err, CNI_ERR_INVALID_CONFIG, NULL, "missing network name");
-                goto out;
+                return -EINVAL;
         }
         if (!id_valid(ret->name)) {
                 cni_error_set(err, CNI_ERR_INVALID_CONFIG, ret->name, "invalid characters found in network name");
-                goto out;
+                return -EINVAL;
         }
         ver = ret->cni_version ? ret->cni_version : "0.1.0";
         if (cni_version_parse(ver, &ret->version) < 0) {
                 char d[160];
                 snprintf(d, sizeof d, "config is \"%.64s\", plugin supports %s", ver, CNI_SUPPORTED_GO);
                 cni_error_set(err, CNI_ERR_INCOMPATIBLE, d, "incompatible CNI versions");
-                goto out;
+                return -EINVAL;
         }
         if (cmd == CNI_CMD_CHECK && ret->version < CNI_V040) {
                 cni_error_set(err, CNI_ERR_INCOMPATIBLE, NULL, "config version does not allow CHECK");
-                goto out;
+                return -EINVAL;
         }
         if ((cmd == CNI_CMD_GC || cmd == CNI_CMD_STATUS) && ret->version < CNI_V110) {
                 cni_error_set(err, CNI_ERR_INCOMPATIBLE, NULL, "config version does not allow %s",
                               cmd == CNI_CMD_GC ? "GC" : "STATUS");
-                goto out;
+                return -EINVAL;
         }
-        if (!ret->cni_version && !(ret->cni_version = strdup(ver)))
-                goto oom;
+        if (!ret->cni_version && !(ret->cni_version = strdup(ver))) {
+                cni_error_set(err, CNI_ERR_INTERNAL, NULL, "out of memory");
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* cni_conf_parse, part 2: istio-cni's own fields, each with its JSON type checked. */
+static int conf_fields(const cJSON *root, struct cni_conf *ret, struct cni_error *err) {
+        const cJSON *k8s;
+        const char *bad = NULL;
 
 #define TRY(expr, key) do { int _r = (expr); if (_r == -ENOMEM) goto oom; if (_r < 0) { bad = (key); goto badfield; } } while (0)
         TRY(get_str(root, "log_level", &ret->plugin_log_level), "log_level");
@@ -1020,6 +1020,30 @@ int cni_conf_parse(const char *data, size_t len, enum cni_command cmd, struct cn
         TRY(get_uint(root, "k8s_retry_interval_ms", &ret->k8s_retry_interval_ms), "k8s_retry_interval_ms");
         TRY(get_uint(root, "add_timeout_ms", &ret->add_timeout_ms), "add_timeout_ms");
 #undef TRY
+        return 0;
+badfield:
+        cni_error_set(err, CNI_ERR_INTERNAL, NULL, "failed to parse network configuration: field \"%s\" has the wrong type", bad);
+        return -EINVAL;
+oom:
+        cni_error_set(err, CNI_ERR_INTERNAL, NULL, "out of memory");
+        return -ENOMEM;
+}
+
+int cni_conf_parse(const char *data, size_t len, enum cni_command cmd, struct cni_conf *ret, struct cni_error *err) {
+        cJSON *root = NULL;
+        const cJSON *pr;
+        int r = -EINVAL;
+
+        *ret = (struct cni_conf){ 0 };
+        root = cJSON_ParseWithLength(data, len);
+        if (!cJSON_IsObject(root)) {
+                cni_error_set(err, CNI_ERR_DECODE, NULL, "error unmarshall network config: %s",
+                              root ? "not a JSON object" : "invalid JSON");
+                goto out;
+        }
+        if ((r = conf_header(root, cmd, ret, err)) < 0 || (r = conf_fields(root, ret, err)) < 0)
+                goto out;
+        r = -EINVAL;
         pr = cJSON_GetObjectItem(root, "prevResult");
         if (pr && !cJSON_IsNull(pr) && (cmd == CNI_CMD_ADD || cmd == CNI_CMD_CHECK)) {
                 ret->prev_result = cni_result_parse(pr, ret->version, err);
@@ -1027,13 +1051,6 @@ int cni_conf_parse(const char *data, size_t len, enum cni_command cmd, struct cn
                         goto out;
         }
         r = 0;
-        goto out;
-badfield:
-        cni_error_set(err, CNI_ERR_INTERNAL, NULL, "failed to parse network configuration: field \"%s\" has the wrong type", bad);
-        goto out;
-oom:
-        cni_error_set(err, CNI_ERR_INTERNAL, NULL, "out of memory");
-        r = -ENOMEM;
 out:
         cJSON_Delete(root);
         if (r < 0)
