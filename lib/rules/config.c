@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 
 #include "rules/config.h"
 #include "base/env.h"
+#include "base/fileio.h"
 #include "base/idname.h"
 #include "base/log.h"
 #include "base/macro.h"
@@ -1040,37 +1042,6 @@ static int detect_host_ip(struct capture_config *c, struct config_error *err) {
         return 0;
 }
 
-static int read_file(const char *path, char **ret) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        _cleanup_free_ char *buf = NULL;
-        size_t n = 0, cap = 0;
-
-        if (!f)
-                return -errno;
-        for (;;) {
-                if (n + 4096 + 1 > cap) {
-                        char *nb;
-                        cap = cap ? cap * 2 : 8192;
-                        if (cap > (1u << 20))
-                                return -EFBIG;
-                        nb = realloc(buf, cap);
-                        if (!nb)
-                                return -ENOMEM;
-                        buf = nb;
-                }
-                size_t k = fread(buf + n, 1, 4096, f);
-                n += k;
-                if (k < 4096) {
-                        if (ferror(f))
-                                return -EIO;
-                        break;
-                }
-        }
-        buf[n] = 0;
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
 int config_fill_environment(struct capture_config *c, const char *resolv_conf_path, struct config_error *err) {
         int r;
 
@@ -1103,7 +1074,8 @@ int config_fill_environment(struct capture_config *c, const char *resolv_conf_pa
 
         if (c->redirect_dns && !c->capture_all_dns) {
                 _cleanup_free_ char *text = NULL;
-                r = read_file(resolv_conf_path, &text);
+                _cleanup_close_ int fd = open(resolv_conf_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                r = fd < 0 ? -errno : fileio_read_all(fd, 1u << 20, &text, NULL);
                 if (r < 0) {
                         fail(err, CONFIG_ERR_CONFIG, "failed to load %s: %s", resolv_conf_path, strerror(-r));
                         return r;
