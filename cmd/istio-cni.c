@@ -22,6 +22,7 @@
 #include "kube/httpc.h"
 #include "kube/k8s.h"
 #include "kube/kubeconfig.h"
+#include "base/fileio.h"
 #include "base/log.h"
 #include "base/macro.h"
 #include "base/netns.h"
@@ -106,44 +107,6 @@ static int deadline_setup(struct plugin *p) {
         }
         p->timeout_ms = ms;
         p->deadline = p->t_start + ms * 1000ULL;
-        return 0;
-}
-
-static int read_stdin(char **ret, size_t *ret_len) {
-        size_t n = 0, cap = 0;
-        char *buf = NULL;
-
-        for (;;) {
-                if (n + 4096 + 1 > cap) {
-                        if (cap >= STDIN_MAX) {
-                                free(buf);
-                                return -EFBIG;
-                        }
-                        cap = cap ? cap * 2 : 8192;
-                        char *nb = realloc(buf, cap);
-                        if (!nb) {
-                                free(buf);
-                                return -ENOMEM;
-                        }
-                        buf = nb;
-                }
-                ssize_t k = read(STDIN_FILENO, buf + n, cap - n - 1);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0) {
-                        int r = -errno;
-                        free(buf);
-                        return r;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t)k;
-        }
-        if (!buf && !(buf = malloc(1)))
-                return -ENOMEM;
-        buf[n] = 0;
-        *ret = buf;
-        *ret_len = n;
         return 0;
 }
 
@@ -602,7 +565,7 @@ int istio_cni_main(int argc, char **argv) {
                 fflush(stdout);
                 return 0;
         }
-        r = read_stdin(&in, &len);
+        r = fileio_read_all(STDIN_FILENO, STDIN_MAX, &in, &len);
         if (r < 0) {
                 cni_error_set(&p.err, CNI_ERR_IO, NULL, "error reading from stdin: %s", strerror(-r));
                 return fail(&p);

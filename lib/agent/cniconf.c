@@ -15,19 +15,9 @@
 #include "agent/cniconf.h"
 #include "agent/gojson.h"
 #include "base/fileio.h"
+#include "base/errbuf.h"
 #include "base/macro.h"
 
-
-_printf_(3, 4) static int seterr(char *err, size_t errsz, const char *fmt, ...) {
-        va_list ap;
-
-        if (err && errsz) {
-                va_start(ap, fmt);
-                vsnprintf(err, errsz, fmt, ap);
-                va_end(ap);
-        }
-        return -EINVAL;
-}
 
 static const char *type_name(const gojson *v) {
         if (!v)
@@ -140,14 +130,14 @@ static int member_order(const gojson *obj, bool sorted, const struct gojson_memb
 static int check_string(const gojson *v, const char *what, char *err, size_t errsz) {
         if (v->type == GOJSON_STRING || v->type == GOJSON_NULL)
                 return 0;
-        return seterr(err, errsz, "cannot unmarshal %s into \"%s\" of type string", type_name(v), what);
+        return errbuf_set(err, errsz, -EINVAL, "cannot unmarshal %s into \"%s\" of type string", type_name(v), what);
 }
 
 static int check_string_list(const gojson *v, const char *what, char *err, size_t errsz) {
         if (v->type == GOJSON_NULL)
                 return 0;
         if (v->type != GOJSON_ARRAY)
-                return seterr(err, errsz, "cannot unmarshal %s into \"%s\" of type []string", type_name(v), what);
+                return errbuf_set(err, errsz, -EINVAL, "cannot unmarshal %s into \"%s\" of type []string", type_name(v), what);
         for (size_t i = 0; i < v->n_items; i++)
                 if (check_string(v->items[i], what, err, errsz) < 0)
                         return -EINVAL;
@@ -160,7 +150,7 @@ static int check_struct(const gojson *v, const char *what, const char *const *st
         if (v->type == GOJSON_NULL)
                 return 0;
         if (v->type != GOJSON_OBJECT)
-                return seterr(err, errsz, "cannot unmarshal %s into \"%s\" (an object)", type_name(v), what);
+                return errbuf_set(err, errsz, -EINVAL, "cannot unmarshal %s into \"%s\" (an object)", type_name(v), what);
         for (size_t i = 0; i < v->n_members; i++) {
                 const struct gojson_member *m = &v->members[i];
                 for (size_t j = 0; str_fields && str_fields[j]; j++)
@@ -186,7 +176,7 @@ static int check_plugin(const gojson *v, bool sorted, char *err, size_t errsz) {
         int r;
 
         if (!v || v->type != GOJSON_OBJECT)
-                return seterr(err, errsz, "the plugin config is %s, not an object", type_name(v));
+                return errbuf_set(err, errsz, -EINVAL, "the plugin config is %s, not an object", type_name(v));
         r = member_order(v, sorted, &order, &n);
         if (r < 0)
                 return r;
@@ -206,12 +196,12 @@ static int check_plugin(const gojson *v, bool sorted, char *err, size_t errsz) {
                                 type = x;
                 } else if (field_fold_eq(k, kl, "capabilities")) {
                         if (x->type != GOJSON_NULL && x->type != GOJSON_OBJECT)
-                                return seterr(err, errsz, "cannot unmarshal %s into \"capabilities\" of type map[string]bool",
+                                return errbuf_set(err, errsz, -EINVAL, "cannot unmarshal %s into \"capabilities\" of type map[string]bool",
                                               type_name(x));
                         for (size_t j = 0; x->type == GOJSON_OBJECT && j < x->n_members; j++) {
                                 const gojson *c = x->members[j].value;
                                 if (c->type != GOJSON_BOOL && c->type != GOJSON_NULL)
-                                        return seterr(err, errsz, "cannot unmarshal %s into a \"capabilities\" value of type bool",
+                                        return errbuf_set(err, errsz, -EINVAL, "cannot unmarshal %s into a \"capabilities\" value of type bool",
                                                       type_name(c));
                         }
                 } else if (field_fold_eq(k, kl, "ipam")) {
@@ -222,10 +212,10 @@ static int check_plugin(const gojson *v, bool sorted, char *err, size_t errsz) {
                                 return -EINVAL;
                 } else if (field_fold_eq(k, kl, "prevresult")) {
                         if (x->type != GOJSON_NULL && x->type != GOJSON_OBJECT)
-                                return seterr(err, errsz, "cannot unmarshal %s into \"prevResult\" (an object)", type_name(x));
+                                return errbuf_set(err, errsz, -EINVAL, "cannot unmarshal %s into \"prevResult\" (an object)", type_name(x));
                 } else if (field_fold_eq(k, kl, "cni.dev/valid-attachments")) {
                         if (x->type != GOJSON_NULL && x->type != GOJSON_ARRAY)
-                                return seterr(err, errsz, "cannot unmarshal %s into \"cni.dev/valid-attachments\" (an array)",
+                                return errbuf_set(err, errsz, -EINVAL, "cannot unmarshal %s into \"cni.dev/valid-attachments\" (an array)",
                                               type_name(x));
                         for (size_t j = 0; x->type == GOJSON_ARRAY && j < x->n_items; j++)
                                 if (check_struct(x->items[j], "cni.dev/valid-attachments", att_str, NULL, err, errsz) < 0)
@@ -233,7 +223,7 @@ static int check_plugin(const gojson *v, bool sorted, char *err, size_t errsz) {
                 }
         }
         if (!type || type->len == 0)
-                return seterr(err, errsz, "missing 'type'");
+                return errbuf_set(err, errsz, -EINVAL, "missing 'type'");
         return 0;
 }
 
@@ -328,8 +318,8 @@ static int read_bool(const gojson *list, const char *key, bool *ret, char *err, 
         if (v->type == GOJSON_STRING && v->len == 5 && strncasecmp(v->str, "false", 5) == 0)
                 return 0;
         if (v->type == GOJSON_STRING)
-                return seterr(err, errsz, "invalid value \"%.64s\" for %s", v->str, key);
-        return seterr(err, errsz, "invalid type (%s) for %s", type_name(v), key);
+                return errbuf_set(err, errsz, -EINVAL, "invalid value \"%.64s\" for %s", v->str, key);
+        return errbuf_set(err, errsz, -EINVAL, "invalid type (%s) for %s", type_name(v), key);
 }
 
 /* libcni NetworkPluginConfsFromFiles: <dir>/<name>/<file>.conf (no dir: none); returns the count. */
@@ -339,14 +329,14 @@ static int load_plugin_dir(const char *dir, const gojson *name, char *err, size_
         int n, count = 0, r = 0;
 
         if (memchr(name->str, '\0', name->len))
-                return seterr(err, errsz, "failed to read plugin config files: network name contains a NUL byte");
+                return errbuf_set(err, errsz, -EINVAL, "failed to read plugin config files: network name contains a NUL byte");
         if (asprintf(&path, "%s/%s", dir, name->str) < 0)
                 return -ENOMEM;
         n = scandir(path, &ents, NULL, alphasort);
         if (n < 0) {
                 if (errno == ENOENT)
                         return 0;
-                return seterr(err, errsz, "failed to read plugin config files in %s: %s", path, strerror(errno));
+                return errbuf_set(err, errsz, -EINVAL, "failed to read plugin config files in %s: %s", path, strerror(errno));
         }
         for (int i = 0; i < n; i++) {
                 const char *fn = ents[i]->d_name, *dot = strrchr(fn, '.');
@@ -367,7 +357,7 @@ static int load_plugin_dir(const char *dir, const gojson *name, char *err, size_
                         continue;
                 int k = fileio_read_file(fp, CNICONF_MAX_SIZE, &buf, &len);
                 if (k < 0) {
-                        r = seterr(err, errsz, "failed to read plugin config file %s: %s", fp, strerror(-k));
+                        r = errbuf_set(err, errsz, -EINVAL, "failed to read plugin config file %s: %s", fp, strerror(-k));
                         continue;
                 }
                 k = gojson_parse(buf, len, GOJSON_MAX_DEPTH, &v, perr, sizeof perr);
@@ -376,7 +366,7 @@ static int load_plugin_dir(const char *dir, const gojson *name, char *err, size_
                         continue;
                 }
                 if (k < 0 || check_plugin(v, false, perr, sizeof perr) < 0) {
-                        r = seterr(err, errsz, "plugin config file %s: error parsing configuration: %s", fp, perr);
+                        r = errbuf_set(err, errsz, -EINVAL, "plugin config file %s: error parsing configuration: %s", fp, perr);
                         continue;
                 }
                 count++;
@@ -395,55 +385,55 @@ static int check_conflist(const gojson *list, const char *dir, char *err, size_t
         int n = 0, r;
 
         if (list->type == GOJSON_NULL)
-                return seterr(err, errsz, "error parsing configuration list: no name");
+                return errbuf_set(err, errsz, -EINVAL, "error parsing configuration list: no name");
         if (list->type != GOJSON_OBJECT)
-                return seterr(err, errsz, "error parsing configuration list: the top level is %s, not an object",
+                return errbuf_set(err, errsz, -EINVAL, "error parsing configuration list: the top level is %s, not an object",
                               type_name(list));
         name = gojson_get(list, "name");
         if (!name)
-                return seterr(err, errsz, "error parsing configuration list: no name");
+                return errbuf_set(err, errsz, -EINVAL, "error parsing configuration list: no name");
         if (name->type != GOJSON_STRING)
-                return seterr(err, errsz, "error parsing configuration list: invalid name type (%s)", type_name(name));
+                return errbuf_set(err, errsz, -EINVAL, "error parsing configuration list: invalid name type (%s)", type_name(name));
         ver = gojson_get(list, "cniVersion");
         if (ver && ver->type != GOJSON_STRING)
-                return seterr(err, errsz, "error parsing configuration list: invalid cniVersion type (%s)", type_name(ver));
+                return errbuf_set(err, errsz, -EINVAL, "error parsing configuration list: invalid cniVersion type (%s)", type_name(ver));
         vers = gojson_get(list, "cniVersions");
         if (vers) {
                 if (vers->type != GOJSON_ARRAY)
-                        return seterr(err, errsz, "error parsing configuration list: invalid type for cniVersions (%s)",
+                        return errbuf_set(err, errsz, -EINVAL, "error parsing configuration list: invalid type for cniVersions (%s)",
                                       type_name(vers));
                 for (size_t i = 0; i < vers->n_items; i++) {
                         const gojson *x = vers->items[i];
                         if (x->type != GOJSON_STRING)
-                                return seterr(err, errsz, "error parsing configuration list: invalid type for cniVersions index %zu (%s)",
+                                return errbuf_set(err, errsz, -EINVAL, "error parsing configuration list: invalid type for cniVersions index %zu (%s)",
                                               i, type_name(x));
                         if (!version_ok(x))
-                                return seterr(err, errsz, "error parsing configuration list: invalid cniVersions entry \"%.64s\" at index %zu",
+                                return errbuf_set(err, errsz, -EINVAL, "error parsing configuration list: invalid cniVersions entry \"%.64s\" at index %zu",
                                               x->str, i);
                 }
                 if (ver && !version_ok(ver))
-                        return seterr(err, errsz, "error parsing configuration list: invalid cniVersion \"%.64s\"", ver->str);
+                        return errbuf_set(err, errsz, -EINVAL, "error parsing configuration list: invalid cniVersion \"%.64s\"", ver->str);
         }
         if (read_bool(list, "disableCheck", &b, perr, sizeof perr) < 0 ||
             read_bool(list, "disableGC", &b, perr, sizeof perr) < 0 ||
             read_bool(list, "loadOnlyInlinedPlugins", &only_inlined, perr, sizeof perr) < 0)
-                return seterr(err, errsz, "error parsing configuration list: %s", perr);
+                return errbuf_set(err, errsz, -EINVAL, "error parsing configuration list: %s", perr);
 
         plugins = gojson_get(list, "plugins");
         if (!plugins && only_inlined)
-                return seterr(err, errsz, "error parsing configuration list: `loadOnlyInlinedPlugins` is true, and no 'plugins' key");
+                return errbuf_set(err, errsz, -EINVAL, "error parsing configuration list: `loadOnlyInlinedPlugins` is true, and no 'plugins' key");
         if (plugins) {
                 if (plugins->type != GOJSON_ARRAY)
-                        return seterr(err, errsz, "error parsing configuration list: invalid 'plugins' type (%s)", type_name(plugins));
+                        return errbuf_set(err, errsz, -EINVAL, "error parsing configuration list: invalid 'plugins' type (%s)", type_name(plugins));
                 if (plugins->n_items == 0)
-                        return seterr(err, errsz, "error parsing configuration list: no plugins in list");
+                        return errbuf_set(err, errsz, -EINVAL, "error parsing configuration list: no plugins in list");
                 for (size_t i = 0; i < plugins->n_items; i++) {
                         /* libcni re-marshals each element (Go map order) and decodes that. */
                         r = check_plugin(plugins->items[i], true, perr, sizeof perr);
                         if (r == -ENOMEM)
                                 return r;
                         if (r < 0)
-                                return seterr(err, errsz, "failed to parse plugin config %zu: error parsing configuration: %s", i, perr);
+                                return errbuf_set(err, errsz, -EINVAL, "failed to parse plugin config %zu: error parsing configuration: %s", i, perr);
                         n++;
                 }
         }
@@ -454,7 +444,7 @@ static int check_conflist(const gojson *list, const char *dir, char *err, size_t
                 n += r;
         }
         if (n == 0)
-                return seterr(err, errsz, "no plugin configs found");
+                return errbuf_set(err, errsz, -EINVAL, "no plugin configs found");
         return 0;
 }
 
@@ -467,7 +457,7 @@ int cniconf_check_content(const char *content, size_t len, bool conflist, const 
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                seterr(err, errsz, "error parsing configuration%s: %s", conflist ? " list" : "", perr);
+                errbuf_set(err, errsz, -EINVAL, "error parsing configuration%s: %s", conflist ? " list" : "", perr);
                 return 0;
         }
         if (conflist)
@@ -480,9 +470,9 @@ int cniconf_check_content(const char *content, size_t len, bool conflist, const 
                         r = check_plugin(v, true, perr, sizeof perr);
                 if (r == -EINVAL) {
                         if (strstr(perr, "missing 'type'"))
-                                seterr(err, errsz, "error parsing configuration: missing 'type' (perhaps this is a .conflist?)");
+                                errbuf_set(err, errsz, -EINVAL, "error parsing configuration: missing 'type' (perhaps this is a .conflist?)");
                         else
-                                seterr(err, errsz, "error parsing configuration: %s", perr);
+                                errbuf_set(err, errsz, -EINVAL, "error parsing configuration: %s", perr);
                 }
         }
         if (r == -ENOMEM)
@@ -604,7 +594,7 @@ static int format_file(const gojson *v, char **ret) {
  * .conf sits two levels deeper than it was. */
 static int format_merged(const gojson *v, char **ret, char *err, size_t errsz) {
         if (gojson_depth(v) > GOJSON_MAX_DEPTH)
-                return seterr(err, errsz, "existing CNI config: the merged config would be nested deeper than %u levels",
+                return errbuf_set(err, errsz, -EINVAL, "existing CNI config: the merged config would be nested deeper than %u levels",
                               GOJSON_MAX_DEPTH);
         return format_file(v, ret);
 }
@@ -616,14 +606,14 @@ static int parse_existing(const char *existing, size_t len, gojson **ret, char *
         int r;
 
         if (!existing)
-                return seterr(err, errsz, "existing CNI config: no content");
+                return errbuf_set(err, errsz, -EINVAL, "existing CNI config: no content");
         r = gojson_parse(existing, len, GOJSON_MAX_DEPTH, &v, perr, sizeof perr);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return seterr(err, errsz, "error loading existing CNI config (JSON error): %s", perr);
+                return errbuf_set(err, errsz, -EINVAL, "error loading existing CNI config (JSON error): %s", perr);
         if (v->type != GOJSON_OBJECT)
-                return seterr(err, errsz, "existing CNI config: the top level is %s, not an object", type_name(v));
+                return errbuf_set(err, errsz, -EINVAL, "existing CNI config: the top level is %s, not an object", type_name(v));
         *ret = TAKE_PTR(v);
         return 0;
 }
@@ -632,11 +622,11 @@ static gojson *get_plugins(gojson *conf, char *err, size_t errsz) {
         gojson *plugins = gojson_get(conf, "plugins");
 
         if (!plugins) {
-                seterr(err, errsz, "existing CNI config: no \"plugins\" list (and no top-level \"type\")");
+                errbuf_set(err, errsz, -EINVAL, "existing CNI config: no \"plugins\" list (and no top-level \"type\")");
                 return NULL;
         }
         if (plugins->type != GOJSON_ARRAY) {
-                seterr(err, errsz, "existing CNI config: \"plugins\" is %s, not an array", type_name(plugins));
+                errbuf_set(err, errsz, -EINVAL, "existing CNI config: \"plugins\" is %s, not an array", type_name(plugins));
                 return NULL;
         }
         return plugins;
@@ -653,9 +643,9 @@ int cniconf_insert(const char *existing, size_t len, const char *entry_json, cha
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return seterr(err, errsz, "istio-cni plugin entry: %s", perr);
+                return errbuf_set(err, errsz, -EINVAL, "istio-cni plugin entry: %s", perr);
         if (entry->type != GOJSON_OBJECT)
-                return seterr(err, errsz, "istio-cni plugin entry is %s, not an object", type_name(entry));
+                return errbuf_set(err, errsz, -EINVAL, "istio-cni plugin entry is %s, not an object", type_name(entry));
         r = parse_existing(existing, len, &conf, err, errsz);
         if (r < 0)
                 return r;
@@ -691,7 +681,7 @@ int cniconf_insert(const char *existing, size_t len, const char *entry_json, cha
          * first), so the result always holds exactly one, last. */
         for (size_t i = 0; i < plugins->n_items; i++)
                 if (plugins->items[i]->type != GOJSON_OBJECT)
-                        return seterr(err, errsz, "existing CNI config: plugin %zu is %s, not an object", i,
+                        return errbuf_set(err, errsz, -EINVAL, "existing CNI config: plugin %zu is %s, not an object", i,
                                       type_name(plugins->items[i]));
         for (size_t i = plugins->n_items; i > 0; i--)
                 if (gojson_is_str(gojson_get(plugins->items[i - 1], "type"), "istio-cni"))
@@ -718,7 +708,7 @@ int cniconf_remove(const char *existing, size_t len, char **ret, char *err, size
                 return -EINVAL;
         for (size_t i = 0; i < plugins->n_items; i++) {
                 if (plugins->items[i]->type != GOJSON_OBJECT)
-                        return seterr(err, errsz, "existing CNI config: plugin %zu is %s, not an object", i,
+                        return errbuf_set(err, errsz, -EINVAL, "existing CNI config: plugin %zu is %s, not an object", i,
                                       type_name(plugins->items[i]));
                 if (gojson_is_str(gojson_get(plugins->items[i], "type"), "istio-cni")) {
                         gojson_array_remove(plugins, i);
@@ -748,7 +738,7 @@ int cniconf_has_istio(const char *content, size_t len, bool chained, bool *ret_h
                 if (gojson_is_str(type, "istio-cni"))
                         *ret_has = true;
                 else
-                        seterr(err, errsz, "the top-level type is %s%s%.64s%s, not \"istio-cni\"",
+                        errbuf_set(err, errsz, -EINVAL, "the top-level type is %s%s%.64s%s, not \"istio-cni\"",
                                type && type->type == GOJSON_STRING ? "" : type_name(type),
                                type && type->type == GOJSON_STRING ? "\"" : "",
                                type && type->type == GOJSON_STRING ? type->str : "",
@@ -761,7 +751,7 @@ int cniconf_has_istio(const char *content, size_t len, bool chained, bool *ret_h
         for (size_t i = 0; i < plugins->n_items; i++) {
                 const gojson *p = plugins->items[i];
                 if (p->type != GOJSON_OBJECT) {
-                        seterr(err, errsz, "plugin %zu is %s, not an object", i, type_name(p));
+                        errbuf_set(err, errsz, -EINVAL, "plugin %zu is %s, not an object", i, type_name(p));
                         return 0;
                 }
                 /* Like Istio (plugin["type"] == "istio-cni"), any other "type" — missing, or not a
@@ -771,7 +761,7 @@ int cniconf_has_istio(const char *content, size_t len, bool chained, bool *ret_h
                         found = true;
         }
         if (!found)
-                seterr(err, errsz, "no plugin of type \"istio-cni\" in the plugin list");
+                errbuf_set(err, errsz, -EINVAL, "no plugin of type \"istio-cni\" in the plugin list");
         *ret_has = found;
         return 0;
 }

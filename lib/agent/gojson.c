@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent/gojson.h"
+#include "base/jsonesc.h"
 #include "base/macro.h"
 
 /* ---- tree ---- */
@@ -612,22 +613,12 @@ void gojson_write_string(FILE *f, const char *s, size_t len) {
         for (size_t i = 0; i < len;) {
                 unsigned char c = u[i];
                 if (c < 0x80) {
+                        char e[7];
                         i++;
-                        if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&') {
+                        if (jsonesc_byte(c, JSONESC_GO, e))
+                                fputs(e, f);
+                        else
                                 fputc(c, f);
-                                continue;
-                        }
-                        switch (c) {
-                        case '"': fputs("\\\"", f); break;
-                        case '\\': fputs("\\\\", f); break;
-                        case '\b': fputs("\\b", f); break;
-                        case '\f': fputs("\\f", f); break;
-                        case '\n': fputs("\\n", f); break;
-                        case '\r': fputs("\\r", f); break;
-                        case '\t': fputs("\\t", f); break;
-                        default:
-                                fprintf(f, "\\u00%c%c", hex[c >> 4], hex[c & 0xF]);
-                        }
                         continue;
                 }
                 uint32_t r;

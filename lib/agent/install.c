@@ -15,6 +15,7 @@
 #include "agent/pluginkube.h"
 #include "base/fileio.h"
 #include "base/log.h"
+#include "base/errbuf.h"
 #include "base/macro.h"
 
 static inline void closedirp_(DIR **d) {
@@ -68,17 +69,6 @@ static void logf_(const struct installer *in, int level, const char *fmt, ...) {
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
         in->log(in->log_ud, level, msg);
-}
-
-static int seterr(char *err, size_t errsz, int r, const char *fmt, ...) _printf_(4, 5);
-static int seterr(char *err, size_t errsz, int r, const char *fmt, ...) {
-        va_list ap;
-        if (err && errsz) {
-                va_start(ap, fmt);
-                vsnprintf(err, errsz, fmt, ap);
-                va_end(ap);
-        }
-        return r;
 }
 
 static char *dup_or_empty(const char *s) {
@@ -223,7 +213,7 @@ static int copy_binaries(struct installer *in, char *err, size_t errsz) {
 
         d = opendir(in->s_src);
         if (!d)
-                return seterr(err, errsz, -errno, "cannot read the plugin source dir %s: %s", in->s_src, strerror(errno));
+                return errbuf_set(err, errsz, -errno, "cannot read the plugin source dir %s: %s", in->s_src, strerror(errno));
         while ((errno = 0, de = readdir(d))) {
                 _cleanup_free_ char *src = NULL, *dst = NULL;
                 struct stat st;
@@ -240,12 +230,12 @@ static int copy_binaries(struct installer *in, char *err, size_t errsz) {
                 r = fileio_copy_if_changed(src, dst, &changed);
                 if (r < 0) {
                         if (r == -EROFS)
-                                return seterr(err, errsz, r,
+                                return errbuf_set(err, errsz, r,
                                               "cannot copy %s to %s: read-only file system; this platform keeps the CNI "
                                               "bin dir elsewhere: set the Helm value global.platform (e.g. k3s, gke, "
                                               "microk8s) or cni.cniBinDir to a writable host dir",
                                               src, dst);
-                        return seterr(err, errsz, r, "cannot copy %s to %s: %s", src, dst, strerror(-r));
+                        return errbuf_set(err, errsz, r, "cannot copy %s to %s: %s", src, dst, strerror(-r));
                 }
                 if (changed)
                         logf_(in, LOG_LEVEL_INFO, "copied %s to %s", src, dst);
@@ -253,9 +243,9 @@ static int copy_binaries(struct installer *in, char *err, size_t errsz) {
                         return r;
         }
         if (errno)
-                return seterr(err, errsz, -errno, "cannot read the plugin source dir %s: %s", in->s_src, strerror(errno));
+                return errbuf_set(err, errsz, -errno, "cannot read the plugin source dir %s: %s", in->s_src, strerror(errno));
         if (!in->installed[0])
-                return seterr(err, errsz, -ENOENT, "no plugin binary in %s", in->s_src);
+                return errbuf_set(err, errsz, -ENOENT, "no plugin binary in %s", in->s_src);
         return 0;
 }
 
@@ -302,11 +292,11 @@ static int write_kubeconfig(struct installer *in, char *err, size_t errsz) {
         int r;
 
         if (!*in->s_host || !*in->s_port)
-                return seterr(err, errsz, -EINVAL,
+                return errbuf_set(err, errsz, -EINVAL,
                               "KUBERNETES_SERVICE_HOST not set. Is this not running within a pod?");
         r = pluginkube_server_url(in->s_proto, in->s_host, in->s_port, &server);
         if (r < 0)
-                return seterr(err, errsz, r, "bad API server address %s:%s: %s", in->s_host, in->s_port, strerror(-r));
+                return errbuf_set(err, errsz, r, "bad API server address %s:%s: %s", in->s_host, in->s_port, strerror(-r));
         tpath = path_join(in->s_sa, "token");
         capath = *in->s_ca ? strdup(in->s_ca) : path_join(in->s_sa, "ca.crt");
         path = path_join(in->s_run_dir, INSTALL_KUBECONFIG_NAME);
@@ -314,24 +304,24 @@ static int write_kubeconfig(struct installer *in, char *err, size_t errsz) {
                 return -ENOMEM;
         r = fileio_read_file(tpath, INSTALL_READ_MAX, &token, &token_len);
         if (r < 0)
-                return seterr(err, errsz, r, "cannot read the service account token %s: %s", tpath, strerror(-r));
+                return errbuf_set(err, errsz, r, "cannot read the service account token %s: %s", tpath, strerror(-r));
         if (!in->cfg.skip_tls_verify) {
                 r = fileio_read_file(capath, INSTALL_READ_MAX, &ca, &ca_len);
                 if (r < 0)
-                        return seterr(err, errsz, r, "cannot read the API server CA %s: %s", capath, strerror(-r));
+                        return errbuf_set(err, errsz, r, "cannot read the API server CA %s: %s", capath, strerror(-r));
         }
         r = pluginkube_render(&(struct pluginkube_input){ .server = server, .ca = ca, .ca_len = ca_len,
                                                           .skip_tls_verify = in->cfg.skip_tls_verify,
                                                           .token = token, .token_len = token_len },
                               &yaml);
         if (r < 0)
-                return seterr(err, errsz, r, "cannot render the plugin kubeconfig: %s", strerror(-r));
+                return errbuf_set(err, errsz, r, "cannot render the plugin kubeconfig: %s", strerror(-r));
         r = mkdir_p(in->s_run_dir, 0750);
         if (r < 0)
-                return seterr(err, errsz, r, "cannot create %s: %s", in->s_run_dir, strerror(-r));
+                return errbuf_set(err, errsz, r, "cannot create %s: %s", in->s_run_dir, strerror(-r));
         r = write_if_changed(path, yaml, strlen(yaml), in->cfg.kubeconfig_mode, &written);
         if (r < 0)
-                return seterr(err, errsz, r, "cannot write %s: %s", path, strerror(-r));
+                return errbuf_set(err, errsz, r, "cannot write %s: %s", path, strerror(-r));
         if (written)
                 logf_(in, LOG_LEVEL_INFO, "wrote kubeconfig %s (server %s, %s)", path, server,
                       in->cfg.skip_tls_verify ? "insecure-skip-tls-verify" : "CA from file, token redacted");
@@ -372,7 +362,7 @@ static int find_primary(struct installer *in, char **ret, char *err, size_t errs
         if (!in->conf_name_explicit) {
                 r = first_valid(in, ret);
                 if (r == -EAGAIN)
-                        return seterr(err, errsz, r, "no valid CNI config in %s yet, waiting", in->s_net_dir);
+                        return errbuf_set(err, errsz, r, "no valid CNI config in %s yet, waiting", in->s_net_dir);
                 return r;
         }
         path = path_join(in->s_net_dir, in->s_conf_name);
@@ -394,7 +384,7 @@ static int find_primary(struct installer *in, char **ret, char *err, size_t errs
                 *ret = TAKE_PTR(twin);
                 return 0;
         }
-        return seterr(err, errsz, -EAGAIN, "CNI config %s does not exist yet, waiting", path);
+        return errbuf_set(err, errsz, -EAGAIN, "CNI config %s does not exist yet, waiting", path);
 }
 
 /* Takes our entry out of a file we no longer target (best effort), so that no file keeps an
@@ -439,10 +429,10 @@ static int write_config(struct installer *in, char *err, size_t errsz) {
                         return -ENOMEM;
                 r = cniconf_entry_render(&in->cfg.entry, true, &entry);
                 if (r < 0)
-                        return seterr(err, errsz, r, "cannot render the plugin entry: %s", strerror(-r));
+                        return errbuf_set(err, errsz, r, "cannot render the plugin entry: %s", strerror(-r));
                 r = fileio_write_atomic(path, entry, strlen(entry), own_file_mode(in));
                 if (r < 0)
-                        return seterr(err, errsz, r, "cannot write %s: %s", path, strerror(-r));
+                        return errbuf_set(err, errsz, r, "cannot write %s: %s", path, strerror(-r));
                 logf_(in, LOG_LEVEL_INFO, "wrote standalone CNI config %s", path);
                 return set_conf_path(in, path);
         }
@@ -453,19 +443,19 @@ static int write_config(struct installer *in, char *err, size_t errsz) {
                 unhook_old(in, in->conf_path);
         r = fileio_read_file(path, INSTALL_READ_MAX, &content, &len);
         if (r == -ENOENT)
-                return seterr(err, errsz, -EAGAIN, "CNI config file %s removed during configuration", path);
+                return errbuf_set(err, errsz, -EAGAIN, "CNI config file %s removed during configuration", path);
         if (r < 0)
-                return seterr(err, errsz, r, "cannot read %s: %s", path, strerror(-r));
+                return errbuf_set(err, errsz, r, "cannot read %s: %s", path, strerror(-r));
         if (stat(path, &st) < 0)
-                return seterr(err, errsz, -EAGAIN, "CNI config file %s removed during configuration", path);
+                return errbuf_set(err, errsz, -EAGAIN, "CNI config file %s removed during configuration", path);
         r = cniconf_entry_render(&in->cfg.entry, false, &entry);
         if (r < 0)
-                return seterr(err, errsz, r, "cannot render the plugin entry: %s", strerror(-r));
+                return errbuf_set(err, errsz, r, "cannot render the plugin entry: %s", strerror(-r));
         {
                 char e[512] = "";
                 r = cniconf_insert(content, len, entry, &merged, e, sizeof e);
                 if (r < 0)
-                        return seterr(err, errsz, r, "cannot insert istio-cni into %s: %s", path, e[0] ? e : strerror(-r));
+                        return errbuf_set(err, errsz, r, "cannot insert istio-cni into %s: %s", path, e[0] ? e : strerror(-r));
         }
         /* Already exactly what we would write (an agent restart, a second agent): adopt it
          * without a rewrite, which would wake every other watcher of the conf dir. */
@@ -476,13 +466,13 @@ static int write_config(struct installer *in, char *err, size_t errsz) {
         /* Chained and not Istio-owned: keep the primary's own mode (§4.7 step 6). */
         r = fileio_write_atomic(path, merged, strlen(merged), st.st_mode & 07777);
         if (r < 0)
-                return seterr(err, errsz, r, "cannot write %s: %s", path, strerror(-r));
+                return errbuf_set(err, errsz, r, "cannot write %s: %s", path, strerror(-r));
         if (ends_with(path, ".conf")) {
                 /* §4.7 step 8: a converted .conf becomes the .conflist, by one atomic rename. */
                 if (asprintf(&listpath, "%slist", path) < 0)
                         return -ENOMEM;
                 if (rename(path, listpath) < 0)
-                        return seterr(err, errsz, -errno, "cannot rename %s to %s: %s", path, listpath, strerror(errno));
+                        return errbuf_set(err, errsz, -errno, "cannot rename %s to %s: %s", path, listpath, strerror(errno));
                 logf_(in, LOG_LEVEL_INFO, "inserted istio-cni into %s and renamed it to %s", path, listpath);
                 return set_conf_path(in, listpath);
         }
@@ -502,11 +492,11 @@ int install_check(struct installer *in, bool *ret_valid, bool *ret_rival, char *
         *ret_rival = false;
         r = first_valid(in, &first);
         if (r == -EAGAIN) {
-                seterr(why, whysz, 0, "no valid CNI config files in %s", in->s_net_dir);
+                errbuf_set(why, whysz, 0, "no valid CNI config files in %s", in->s_net_dir);
                 return 0;
         }
         if (r < 0)
-                return seterr(why, whysz, r, "cannot list %s: %s", in->s_net_dir, strerror(-r));
+                return errbuf_set(why, whysz, r, "cannot list %s: %s", in->s_net_dir, strerror(-r));
         if (!streq(first, in->conf_path)) {
                 if (in->conf_name_explicit || !in->cfg.chained) {
                         /* Istio's behaviour for a name the operator chose: warn (once per file). */
@@ -521,31 +511,31 @@ int install_check(struct installer *in, bool *ret_valid, bool *ret_rival, char *
                                       "CNI config file %s now sorts before %s: the runtime uses it, moving the istio-cni "
                                       "entry there",
                                       first, in->conf_path);
-                        seterr(why, whysz, 0, "%s is the primary CNI config, perform initial update", first);
+                        errbuf_set(why, whysz, 0, "%s is the primary CNI config, perform initial update", first);
                         return 0;
                 }
         }
         if (!*in->conf_path) {
-                seterr(why, whysz, 0, "no CNI config written yet");
+                errbuf_set(why, whysz, 0, "no CNI config written yet");
                 return 0;
         }
         file_id_take(in->conf_path, &now);
         *ret_rival = in->conf_id.known && !file_id_same(&now, &in->conf_id);
         in->conf_id = now;
         if (!now.known) {
-                seterr(why, whysz, 0, "CNI config file %s removed", in->conf_path);
+                errbuf_set(why, whysz, 0, "CNI config file %s removed", in->conf_path);
                 return 0;
         }
         r = fileio_read_file(in->conf_path, INSTALL_READ_MAX, &content, &len);
         if (r < 0) {
-                seterr(why, whysz, 0, "cannot read %s: %s", in->conf_path, strerror(-r));
+                errbuf_set(why, whysz, 0, "cannot read %s: %s", in->conf_path, strerror(-r));
                 return 0;
         }
         r = cniconf_has_istio(content, len, in->cfg.chained, &has, e, sizeof e);
         if (r < 0)
-                return seterr(why, whysz, r, "cannot check %s: %s", in->conf_path, strerror(-r));
+                return errbuf_set(why, whysz, r, "cannot check %s: %s", in->conf_path, strerror(-r));
         if (!has) {
-                seterr(why, whysz, 0, "CNI config file %s modified: %s", in->conf_path,
+                errbuf_set(why, whysz, 0, "CNI config file %s modified: %s", in->conf_path,
                        e[0] ? e : "no istio-cni plugin entry");
                 return 0;
         }
@@ -555,7 +545,7 @@ int install_check(struct installer *in, bool *ret_valid, bool *ret_rival, char *
                 if (!p)
                         return -ENOMEM;
                 if (!exists(p)) {
-                        seterr(why, whysz, 0, "plugin binary %s removed", p);
+                        errbuf_set(why, whysz, 0, "plugin binary %s removed", p);
                         return 0;
                 }
         }
@@ -579,7 +569,7 @@ int install_all(struct installer *in, enum install_result *ret_result, char *err
         *ret_result = INSTALL_CREATE_CNI_CONFIG_FAILURE;
         r = install_check(in, &valid, &rival, why, sizeof why);
         if (r < 0)
-                return seterr(err, errsz, r, "%s", why);
+                return errbuf_set(err, errsz, r, "%s", why);
         if (!valid) {
                 logf_(in, LOG_LEVEL_INFO, "CNI config needs an update: %s", why);
                 r = write_config(in, err, errsz);
@@ -622,24 +612,24 @@ int install_cleanup(struct installer *in, char *err, size_t errsz) {
 
                         r = fileio_read_file(in->conf_path, INSTALL_READ_MAX, &content, &len);
                         if (r < 0 || stat(in->conf_path, &st) < 0)
-                                return seterr(err, errsz, r < 0 ? r : -errno, "cannot read %s: %s", in->conf_path,
+                                return errbuf_set(err, errsz, r < 0 ? r : -errno, "cannot read %s: %s", in->conf_path,
                                               strerror(r < 0 ? -r : errno));
                         r = cniconf_has_istio(content, len, true, &has, e, sizeof e);
                         if (r < 0)
-                                return seterr(err, errsz, r, "cannot check %s: %s", in->conf_path, strerror(-r));
+                                return errbuf_set(err, errsz, r, "cannot check %s: %s", in->conf_path, strerror(-r));
                         if (has) {
                                 r = cniconf_remove(content, len, &out, e, sizeof e);
                                 if (r < 0)
-                                        return seterr(err, errsz, r, "cannot remove istio-cni from %s: %s",
+                                        return errbuf_set(err, errsz, r, "cannot remove istio-cni from %s: %s",
                                                       in->conf_path, e[0] ? e : strerror(-r));
                                 r = fileio_write_atomic(in->conf_path, out, strlen(out), st.st_mode & 07777);
                                 if (r < 0)
-                                        return seterr(err, errsz, r, "cannot write %s: %s", in->conf_path, strerror(-r));
+                                        return errbuf_set(err, errsz, r, "cannot write %s: %s", in->conf_path, strerror(-r));
                                 logf_(in, LOG_LEVEL_INFO, "removed the istio-cni entry from %s", in->conf_path);
                         }
                 } else {
                         if (unlink(in->conf_path) < 0 && errno != ENOENT)
-                                return seterr(err, errsz, -errno, "cannot remove %s: %s", in->conf_path, strerror(errno));
+                                return errbuf_set(err, errsz, -errno, "cannot remove %s: %s", in->conf_path, strerror(errno));
                         logf_(in, LOG_LEVEL_INFO, "removed %s", in->conf_path);
                 }
         }
@@ -648,9 +638,9 @@ int install_cleanup(struct installer *in, char *err, size_t errsz) {
         if (!kc || !bin)
                 return -ENOMEM;
         if (unlink(kc) < 0 && errno != ENOENT)
-                return seterr(err, errsz, -errno, "cannot remove %s: %s", kc, strerror(errno));
+                return errbuf_set(err, errsz, -errno, "cannot remove %s: %s", kc, strerror(errno));
         if (unlink(bin) < 0 && errno != ENOENT)
-                return seterr(err, errsz, -errno, "cannot remove %s: %s", bin, strerror(errno));
+                return errbuf_set(err, errsz, -errno, "cannot remove %s: %s", bin, strerror(errno));
         logf_(in, LOG_LEVEL_INFO, "removed %s and %s", kc, bin);
         return 0;
 }

@@ -264,7 +264,7 @@ struct informer {
         struct podcache *pc;
         struct k8s_client *c;
         const char *node;
-        volatile int *stop;
+        volatile sig_atomic_t *stop;
         podcache_log_fn log;
         void *ud;
         void (*on_event)(void *userdata, const char *type, const cJSON *pod);
@@ -287,7 +287,7 @@ static void on_watch_started(void *userdata) {
         podcache_set_streaming(userdata, true);
 }
 
-static void sleep_usec_stop(uint64_t usec, volatile int *stop) {
+static void sleep_usec_stop(uint64_t usec, volatile sig_atomic_t *stop) {
         while (usec > 0 && !*stop) {
                 uint64_t s = usec > 100000 ? 100000 : usec;
                 struct timespec ts = { .tv_sec = (time_t)(s / 1000000), .tv_nsec = (long)(s % 1000000) * 1000 };
@@ -387,7 +387,7 @@ static int run_informer(struct informer *w) {
         return 0;
 }
 
-int podcache_run_informer(struct podcache *pc, struct k8s_client *c, const char *node, volatile int *stop,
+int podcache_run_informer(struct podcache *pc, struct k8s_client *c, const char *node, volatile sig_atomic_t *stop,
                           podcache_log_fn log, void *userdata) {
         struct informer w = { .pc = pc, .c = c, .node = node, .stop = stop, .log = log, .ud = userdata };
         return run_informer(&w);
@@ -594,7 +594,7 @@ struct podcache_agent {
         struct podcache *pc;
         char *node, *socket_path;
         struct k8s_client *watch;
-        volatile int stop;
+        volatile sig_atomic_t stop;
         bool have_informer;
         pthread_t informer;
         struct informer w;

@@ -31,6 +31,7 @@
  * Threads: podcache_* functions are safe to call from any thread (one mutex). */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -85,7 +86,7 @@ void podcache_get_stats(struct podcache *pc, struct podcache_stats *ret);
 /* Runs LIST + WATCH of the pods with spec.nodeName=node until *stop is set (checked between
  * requests and at every event), relisting on 410 Gone and backing off 1 s … 30 s on errors. The
  * client is used by this thread only. Returns 0 when stopped. */
-int podcache_run_informer(struct podcache *pc, struct k8s_client *c, const char *node, volatile int *stop,
+int podcache_run_informer(struct podcache *pc, struct k8s_client *c, const char *node, volatile sig_atomic_t *stop,
                           podcache_log_fn log, void *userdata);
 
 /* One request, already read from a socket: fills a complete HTTP response (malloc'ed) in

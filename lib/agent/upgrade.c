@@ -9,17 +9,8 @@
 #include <string.h>
 
 #include "agent/upgrade.h"
+#include "base/errbuf.h"
 #include "base/macro.h"
-
-static void setwhy(char *why, size_t whysz, const char *fmt, ...) _printf_(3, 4);
-static void setwhy(char *why, size_t whysz, const char *fmt, ...) {
-        va_list ap;
-        if (!why || !whysz)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(why, whysz, fmt, ap);
-        va_end(ap);
-}
 
 static bool parse_int64(const char *s, long long *ret) {
         char *end;
@@ -36,8 +27,7 @@ static int requirement_matches(const cJSON *req, const char *value, bool *ret, c
         const cJSON *values = k8s_obj_array(req, "values"), *v;
 
         if (!key || !op) {
-                setwhy(why, whysz, "node selector requirement without key or operator");
-                return -EBADMSG;
+                return errbuf_set(why, whysz, -EBADMSG, "node selector requirement without key or operator");
         }
         if (streq(op, "Exists") || streq(op, "DoesNotExist")) {
                 *ret = (value != NULL) == streq(op, "Exists");
@@ -55,14 +45,12 @@ static int requirement_matches(const cJSON *req, const char *value, bool *ret, c
                 long long want, have;
                 v = values ? cJSON_GetArrayItem(values, 0) : NULL;
                 if (!v || !cJSON_IsString(v) || cJSON_GetArraySize(values) != 1 || !parse_int64(v->valuestring, &want)) {
-                        setwhy(why, whysz, "operator %s on %s needs one integer value", op, key);
-                        return -EBADMSG;
+                        return errbuf_set(why, whysz, -EBADMSG, "operator %s on %s needs one integer value", op, key);
                 }
                 *ret = value && parse_int64(value, &have) && (streq(op, "Gt") ? have > want : have < want);
                 return 0;
         }
-        setwhy(why, whysz, "unknown node selector operator \"%s\" on %s", op, key);
-        return -EBADMSG;
+        return errbuf_set(why, whysz, -EBADMSG, "unknown node selector operator \"%s\" on %s", op, key);
 }
 
 static int term_matches(const cJSON *term, const cJSON *node, bool *ret, char *why, size_t whysz) {
@@ -85,8 +73,7 @@ static int term_matches(const cJSON *term, const cJSON *node, bool *ret, char *w
                 bool ok;
                 /* The only field the API allows here. */
                 if (!key || !streq(key, "metadata.name")) {
-                        setwhy(why, whysz, "unsupported matchFields key \"%s\"", key ? key : "");
-                        return -EBADMSG;
+                        return errbuf_set(why, whysz, -EBADMSG, "unsupported matchFields key \"%s\"", key ? key : "");
                 }
                 r = requirement_matches(req, k8s_obj_string(node, "metadata.name"), &ok, why, whysz);
                 if (r < 0)
@@ -107,7 +94,7 @@ int upgrade_node_matches(const cJSON *ds, const cJSON *node, bool *ret, char *wh
         cJSON_ArrayForEach(kv, sel) {
                 const char *have = k8s_obj_label(node, kv->string);
                 if (!cJSON_IsString(kv) || !have || !streq(have, kv->valuestring)) {
-                        setwhy(why, whysz, "nodeSelector %s=%s does not match this node", kv->string,
+                        errbuf_set(why, whysz, 0, "nodeSelector %s=%s does not match this node", kv->string,
                                cJSON_IsString(kv) ? kv->valuestring : "?");
                         return *ret = false, 0;
                 }
@@ -125,7 +112,7 @@ int upgrade_node_matches(const cJSON *ds, const cJSON *node, bool *ret, char *wh
                 if (ok)
                         return *ret = true, 0;
         }
-        setwhy(why, whysz, "required node affinity no longer selects this node");
+        errbuf_set(why, whysz, 0, "required node affinity no longer selects this node");
         *ret = false;
         return 0;
 }
@@ -140,34 +127,34 @@ enum upgrade_verdict upgrade_decide(struct k8s_client *c, const char *ns, const 
         int r;
 
         if (!c || !ns || !*ns) {
-                setwhy(why, whysz, "no API client or namespace: cannot tell, keeping the plugin");
+                errbuf_set(why, whysz, 0, "no API client or namespace: cannot tell, keeping the plugin");
                 return UPGRADE_KEEP;
         }
         ens = k8s_escape(ns);
         if (!ens || asprintf(&path, "/apis/apps/v1/namespaces/%s/daemonsets/%s", ens, UPGRADE_DAEMONSET_NAME) < 0) {
                 path = NULL;
-                setwhy(why, whysz, "out of memory, keeping the plugin");
+                errbuf_set(why, whysz, 0, "out of memory, keeping the plugin");
                 return UPGRADE_KEEP;
         }
         r = k8s_request(c, "GET", path, NULL, NULL, &ds, err, sizeof err);
         if (r == -ENOENT || r == -EACCES) {
-                setwhy(why, whysz, "DaemonSet %s/%s %s: uninstall", ns, UPGRADE_DAEMONSET_NAME,
+                errbuf_set(why, whysz, 0, "DaemonSet %s/%s %s: uninstall", ns, UPGRADE_DAEMONSET_NAME,
                        r == -ENOENT ? "is gone" : "is no longer readable (RBAC removed)");
                 v = UPGRADE_REMOVE;
                 goto out;
         }
         if (r < 0 || !ds.json) {
-                setwhy(why, whysz, "cannot read DaemonSet %s/%s (%s): keeping the plugin", ns, UPGRADE_DAEMONSET_NAME,
+                errbuf_set(why, whysz, 0, "cannot read DaemonSet %s/%s (%s): keeping the plugin", ns, UPGRADE_DAEMONSET_NAME,
                        err[0] ? err : strerror(r < 0 ? -r : EBADMSG));
                 goto out;
         }
         if (k8s_obj_string(ds.json, "metadata.deletionTimestamp")) {
-                setwhy(why, whysz, "DaemonSet %s/%s is being deleted: uninstall", ns, UPGRADE_DAEMONSET_NAME);
+                errbuf_set(why, whysz, 0, "DaemonSet %s/%s is being deleted: uninstall", ns, UPGRADE_DAEMONSET_NAME);
                 v = UPGRADE_REMOVE;
                 goto out;
         }
         if (!node_name || !*node_name || !k8s_name_is_valid(node_name)) {
-                setwhy(why, whysz, "DaemonSet %s/%s present, node name unknown: restart, keeping the plugin", ns,
+                errbuf_set(why, whysz, 0, "DaemonSet %s/%s present, node name unknown: restart, keeping the plugin", ns,
                        UPGRADE_DAEMONSET_NAME);
                 goto out;
         }
@@ -180,19 +167,19 @@ enum upgrade_verdict upgrade_decide(struct k8s_client *c, const char *ns, const 
         err[0] = 0;
         r = k8s_request(c, "GET", path, NULL, NULL, &node, err, sizeof err);
         if (r < 0 || !node.json) {
-                setwhy(why, whysz, "DaemonSet %s/%s present, node %s unreadable (%s): restart, keeping the plugin", ns,
+                errbuf_set(why, whysz, 0, "DaemonSet %s/%s present, node %s unreadable (%s): restart, keeping the plugin", ns,
                        UPGRADE_DAEMONSET_NAME, node_name, err[0] ? err : strerror(r < 0 ? -r : EBADMSG));
                 goto out;
         }
         r = upgrade_node_matches(ds.json, node.json, &match, mwhy, sizeof mwhy);
         if (r < 0)
-                setwhy(why, whysz, "DaemonSet %s/%s present, affinity not evaluable (%s): keeping the plugin", ns,
+                errbuf_set(why, whysz, 0, "DaemonSet %s/%s present, affinity not evaluable (%s): keeping the plugin", ns,
                        UPGRADE_DAEMONSET_NAME, mwhy);
         else if (match)
-                setwhy(why, whysz, "DaemonSet %s/%s is still present and selects node %s: rolling update or reboot, "
+                errbuf_set(why, whysz, 0, "DaemonSet %s/%s is still present and selects node %s: rolling update or reboot, "
                        "leaving the plugin in place", ns, UPGRADE_DAEMONSET_NAME, node_name);
         else {
-                setwhy(why, whysz, "DaemonSet %s/%s no longer selects node %s (%s): uninstall", ns,
+                errbuf_set(why, whysz, 0, "DaemonSet %s/%s no longer selects node %s (%s): uninstall", ns,
                        UPGRADE_DAEMONSET_NAME, node_name, mwhy);
                 v = UPGRADE_REMOVE;
         }

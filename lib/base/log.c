@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/jsonesc.h"
 
 static struct {
         const char *applet;
@@ -88,14 +89,13 @@ int log_parse_level(const char *spec, enum log_level *ret) {
 /* Appends src JSON-escaped (without quotes) at dst[o], never past sz - 1; returns the new offset. */
 static size_t json_escape(char *dst, size_t sz, size_t o, const char *src) {
         for (; *src && o + 7 < sz; src++) {
-                unsigned char c = (unsigned char)*src;
-                if (c == '"' || c == '\\') {
-                        dst[o++] = '\\';
-                        dst[o++] = (char)c;
-                } else if (c < 0x20) {
-                        o += (size_t)snprintf(dst + o, sz - o, "\\u%04x", c);
+                char e[7];
+                size_t n = jsonesc_byte((unsigned char)*src, 0, e);
+                if (n) {
+                        memcpy(dst + o, e, n);
+                        o += n;
                 } else
-                        dst[o++] = (char)c;
+                        dst[o++] = *src;
         }
         dst[o] = 0;
         return o;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cni/annotations.h"
+#include "base/env.h"
 #include "base/macro.h"
 
 extern char **environ;
@@ -303,26 +304,23 @@ static int owner_set(struct config_owners *o, uint32_t id) {
         return 0;
 }
 
-int annotations_to_config(const struct annotations_pod *p, char *const *envp, struct capture_config *c,
-                          struct annotations_error *err, struct annotations_warnings *warn) {
+/* The defaults and the runtime-environment inputs §2.7 names, through the same parser as
+ * istio-iptables (nothing else from the host env). */
+static int host_config(char *const *envp, struct capture_config *c, struct annotations_error *err) {
         static const char *const host_env[] = { "ISTIO_OUTBOUND_OWNER_GROUPS", "ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE",
                                                 "ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR" };
         char *filtered[ELEMENTSOF(host_env) + 1] = { NULL };
         char *argv[] = { (char *)"istio-cni", NULL };
-        const cJSON *an = p->annotations;
         struct config_error cerr = { 0 };
-        const char *v;
         bool help;
         size_t nf = 0;
         int r;
 
-        /* Only the runtime-environment inputs §2.7 names; nothing else from the host env. */
-        for (char *const *e = envp ? envp : environ; e && *e; e++)
-                for (size_t i = 0; i < ELEMENTSOF(host_env); i++) {
-                        size_t n = strlen(host_env[i]);
-                        if (strncmp(*e, host_env[i], n) == 0 && (*e)[n] == '=' && nf < ELEMENTSOF(host_env))
-                                filtered[nf++] = *e;
-                }
+        for (size_t i = 0; i < ELEMENTSOF(host_env); i++) {
+                const char *val = env_get(envp ? envp : environ, host_env[i]);
+                if (val) /* the whole "NAME=value" entry that val points into */
+                        filtered[nf++] = (char *)val - strlen(host_env[i]) - 1;
+        }
         r = config_parse(c, 1, argv, filtered, &help, &cerr);
         if (r < 0) {
                 if (err) {
@@ -332,6 +330,39 @@ int annotations_to_config(const struct annotations_pod *p, char *const *envp, st
                 }
                 return r;
         }
+        return 0;
+}
+
+/* excludeInboundPorts always holds 15020, 15021 and 15090 after the annotation's own; duplicates go. */
+static int exclude_ports_add_fixed(struct config_ports *x) {
+        static const uint16_t fixed[] = { 15020, 15021, 15090 };
+        uint16_t *nv = realloc(x->v, (x->n + ELEMENTSOF(fixed)) * sizeof *nv);
+        if (!nv)
+                return -ENOMEM;
+        x->v = nv;
+        for (size_t i = 0; i < ELEMENTSOF(fixed); i++)
+                x->v[x->n++] = fixed[i];
+        size_t out = 0;
+        for (size_t i = 0; i < x->n; i++) {
+                bool dup = false;
+                for (size_t j = 0; j < out && !dup; j++)
+                        dup = x->v[j] == x->v[i];
+                if (!dup)
+                        x->v[out++] = x->v[i];
+        }
+        x->n = out;
+        return 0;
+}
+
+int annotations_to_config(const struct annotations_pod *p, char *const *envp, struct capture_config *c,
+                          struct annotations_error *err, struct annotations_warnings *warn) {
+        const cJSON *an = p->annotations;
+        const char *v;
+        int r;
+
+        r = host_config(envp, c, err);
+        if (r < 0)
+                return r;
 
         /* Validation order of §2.7: the first failure wins. */
         v = map_get(an, "sidecar.istio.io/interceptionMode");
@@ -359,25 +390,8 @@ int annotations_to_config(const struct annotations_pod *p, char *const *envp, st
                                          &c->inbound_exclude_ports, err)) < 0)
                         return r;
         }
-        {
-                static const uint16_t fixed[] = { 15020, 15021, 15090 };
-                struct config_ports *x = &c->inbound_exclude_ports;
-                uint16_t *nv = realloc(x->v, (x->n + ELEMENTSOF(fixed)) * sizeof *nv);
-                if (!nv)
-                        return -ENOMEM;
-                x->v = nv;
-                for (size_t i = 0; i < ELEMENTSOF(fixed); i++)
-                        x->v[x->n++] = fixed[i];
-                size_t out = 0;
-                for (size_t i = 0; i < x->n; i++) {
-                        bool dup = false;
-                        for (size_t j = 0; j < out && !dup; j++)
-                                dup = x->v[j] == x->v[i];
-                        if (!dup)
-                                x->v[out++] = x->v[i];
-                }
-                x->n = out;
-        }
+        if ((r = exclude_ports_add_fixed(&c->inbound_exclude_ports)) < 0)
+                return r;
         c->inbound_all = true;
         v = map_get(an, "traffic.sidecar.istio.io/includeInboundPorts");
         if (v && (r = port_annotation("traffic.sidecar.istio.io/includeInboundPorts", v, true, &c->inbound_all,

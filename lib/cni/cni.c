@@ -14,6 +14,8 @@
 #include <strings.h>
 
 #include "cni/cni.h"
+#include "base/env.h"
+#include "base/jsonesc.h"
 #include "base/macro.h"
 
 extern char **environ;
@@ -99,24 +101,12 @@ static void buf_printf(struct buf *b, const char *fmt, ...) {
 }
 
 static void json_string(struct buf *b, const char *s) {
-        static const char hex[] = "0123456789abcdef";
         buf_puts(b, "\"");
         for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-                if (*c == '"' || *c == '\\') {
-                        char e[2] = { '\\', (char)*c };
-                        buf_add(b, e, 2);
-                } else if (*c == '\n')
-                        buf_puts(b, "\\n");
-                else if (*c == '\r')
-                        buf_puts(b, "\\r");
-                else if (*c == '\t')
-                        buf_puts(b, "\\t");
-                else if (*c < 0x20 || *c == '<' || *c == '>' || *c == '&') {
-                        /* Go escapes HTML-significant bytes too. */
-                        char e[6] = { '\\', 'u', '0', '0', hex[*c >> 4], hex[*c & 15] };
-                        buf_add(b, e, 6);
-                } else
-                        buf_add(b, (const char *)c, 1);
+                /* Go's escapes, as this writer has always made them: \b and \f stay \u0008, \u000c. */
+                char e[7];
+                size_t n = jsonesc_byte(*c, JSONESC_SHORT_NRT | JSONESC_HTML, e);
+                buf_add(b, n ? e : (const char *)c, n ? n : 1);
         }
         buf_puts(b, "\"");
 }
@@ -195,14 +185,6 @@ char *cni_error_format(const struct cni_error *err, const char *version) {
 
 /* ---- environment ---- */
 
-static const char *env_get(char *const *envp, const char *name) {
-        size_t n = strlen(name);
-        for (char *const *e = envp ? envp : environ; e && *e; e++)
-                if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-                        return *e + n + 1;
-        return NULL;
-}
-
 static enum cni_command command_parse(const char *s) {
         static const struct {
                 const char *name;
@@ -266,19 +248,20 @@ int cni_env_load(char *const *envp, struct cni_env *ret, struct cni_error *err) 
                 { "CNI_PATH", true, true, true, true, true },
         };
         char missing[256] = "";
+        char *const *env = envp ? envp : environ;
         const char *v;
 
         *ret = (struct cni_env){ 0 };
-        ret->command_str = env_get(envp, "CNI_COMMAND");
+        ret->command_str = env_get(env, "CNI_COMMAND");
         ret->command = command_parse(ret->command_str);
         if (ret->command == CNI_CMD_NONE)
                 return 0;
-        ret->containerid = env_get(envp, "CNI_CONTAINERID");
-        ret->netns = env_get(envp, "CNI_NETNS");
-        ret->ifname = env_get(envp, "CNI_IFNAME");
-        ret->args = env_get(envp, "CNI_ARGS");
-        ret->path = env_get(envp, "CNI_PATH");
-        v = env_get(envp, "CNI_NETNS_OVERRIDE");
+        ret->containerid = env_get(env, "CNI_CONTAINERID");
+        ret->netns = env_get(env, "CNI_NETNS");
+        ret->ifname = env_get(env, "CNI_IFNAME");
+        ret->args = env_get(env, "CNI_ARGS");
+        ret->path = env_get(env, "CNI_PATH");
+        v = env_get(env, "CNI_NETNS_OVERRIDE");
         ret->netns_override = v && (strcasecmp(v, "true") == 0 || streq(v, "1"));
         if (ret->command == CNI_CMD_UNKNOWN)
                 return cni_error_set(err, CNI_ERR_INVALID_ENV, NULL, "unknown CNI_COMMAND: %s", ret->command_str);
@@ -288,7 +271,7 @@ int cni_env_load(char *const *envp, struct cni_env *ret, struct cni_error *err) 
                            (ret->command == CNI_CMD_DEL && vars[i].del) ||
                            (ret->command == CNI_CMD_GC && vars[i].gc) ||
                            (ret->command == CNI_CMD_STATUS && vars[i].status);
-                const char *val = env_get(envp, vars[i].name);
+                const char *val = env_get(env, vars[i].name);
                 if (req && (!val || !*val)) {
                         if (missing[0])
                                 strncat(missing, ",", sizeof missing - strlen(missing) - 1);
@@ -954,52 +937,52 @@ static int get_strv(const cJSON *o, const char *key, char ***ret) {
         return 0;
 }
 
-int cni_conf_parse(const char *data, size_t len, enum cni_command cmd, struct cni_conf *ret, struct cni_error *err) {
-        cJSON *root = NULL;
-        const cJSON *k8s, *pr;
+/* cni_conf_parse, part 1: what libcni's skel checks (name, cniVersion, the command against the
+ * version). Fills ret->name, type, cni_version and version. */
+static int conf_header(const cJSON *root, enum cni_command cmd, struct cni_conf *ret, struct cni_error *err) {
         const char *ver;
-        const char *bad = NULL;
-        int r = -EINVAL;
 
-        *ret = (struct cni_conf){ 0 };
-        root = cJSON_ParseWithLength(data, len);
-        if (!cJSON_IsObject(root)) {
-                cni_error_set(err, CNI_ERR_DECODE, NULL, "error unmarshall network config: %s",
-                              root ? "not a JSON object" : "invalid JSON");
-                goto out;
-        }
         /* skel's own decode: name and cniVersion must be strings when present. */
         if (get_str(root, "name", &ret->name) < 0 || get_str(root, "cniVersion", &ret->cni_version) < 0 ||
             get_str(root, "type", &ret->type) < 0) {
                 cni_error_set(err, CNI_ERR_DECODE, NULL, "error unmarshall network config: name, type and cniVersion must be strings");
-                goto out;
+                return -EINVAL;
         }
         if (!ret->name || !*ret->name) {
                 cni_error_set(err, CNI_ERR_INVALID_CONFIG, NULL, "missing network name");
-                goto out;
+                return -EINVAL;
         }
         if (!id_valid(ret->name)) {
                 cni_error_set(err, CNI_ERR_INVALID_CONFIG, ret->name, "invalid characters found in network name");
-                goto out;
+                return -EINVAL;
         }
         ver = ret->cni_version ? ret->cni_version : "0.1.0";
         if (cni_version_parse(ver, &ret->version) < 0) {
                 char d[160];
                 snprintf(d, sizeof d, "config is \"%.64s\", plugin supports %s", ver, CNI_SUPPORTED_GO);
                 cni_error_set(err, CNI_ERR_INCOMPATIBLE, d, "incompatible CNI versions");
-                goto out;
+                return -EINVAL;
         }
         if (cmd == CNI_CMD_CHECK && ret->version < CNI_V040) {
                 cni_error_set(err, CNI_ERR_INCOMPATIBLE, NULL, "config version does not allow CHECK");
-                goto out;
+                return -EINVAL;
         }
         if ((cmd == CNI_CMD_GC || cmd == CNI_CMD_STATUS) && ret->version < CNI_V110) {
                 cni_error_set(err, CNI_ERR_INCOMPATIBLE, NULL, "config version does not allow %s",
                               cmd == CNI_CMD_GC ? "GC" : "STATUS");
-                goto out;
+                return -EINVAL;
         }
-        if (!ret->cni_version && !(ret->cni_version = strdup(ver)))
-                goto oom;
+        if (!ret->cni_version && !(ret->cni_version = strdup(ver))) {
+                cni_error_set(err, CNI_ERR_INTERNAL, NULL, "out of memory");
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* cni_conf_parse, part 2: istio-cni's own fields, each with its JSON type checked. */
+static int conf_fields(const cJSON *root, struct cni_conf *ret, struct cni_error *err) {
+        const cJSON *k8s;
+        const char *bad = NULL;
 
 #define TRY(expr, key) do { int _r = (expr); if (_r == -ENOMEM) goto oom; if (_r < 0) { bad = (key); goto badfield; } } while (0)
         TRY(get_str(root, "log_level", &ret->plugin_log_level), "log_level");
@@ -1037,6 +1020,30 @@ int cni_conf_parse(const char *data, size_t len, enum cni_command cmd, struct cn
         TRY(get_uint(root, "k8s_retry_interval_ms", &ret->k8s_retry_interval_ms), "k8s_retry_interval_ms");
         TRY(get_uint(root, "add_timeout_ms", &ret->add_timeout_ms), "add_timeout_ms");
 #undef TRY
+        return 0;
+badfield:
+        cni_error_set(err, CNI_ERR_INTERNAL, NULL, "failed to parse network configuration: field \"%s\" has the wrong type", bad);
+        return -EINVAL;
+oom:
+        cni_error_set(err, CNI_ERR_INTERNAL, NULL, "out of memory");
+        return -ENOMEM;
+}
+
+int cni_conf_parse(const char *data, size_t len, enum cni_command cmd, struct cni_conf *ret, struct cni_error *err) {
+        cJSON *root = NULL;
+        const cJSON *pr;
+        int r = -EINVAL;
+
+        *ret = (struct cni_conf){ 0 };
+        root = cJSON_ParseWithLength(data, len);
+        if (!cJSON_IsObject(root)) {
+                cni_error_set(err, CNI_ERR_DECODE, NULL, "error unmarshall network config: %s",
+                              root ? "not a JSON object" : "invalid JSON");
+                goto out;
+        }
+        if ((r = conf_header(root, cmd, ret, err)) < 0 || (r = conf_fields(root, ret, err)) < 0)
+                goto out;
+        r = -EINVAL;
         pr = cJSON_GetObjectItem(root, "prevResult");
         if (pr && !cJSON_IsNull(pr) && (cmd == CNI_CMD_ADD || cmd == CNI_CMD_CHECK)) {
                 ret->prev_result = cni_result_parse(pr, ret->version, err);
@@ -1044,13 +1051,6 @@ int cni_conf_parse(const char *data, size_t len, enum cni_command cmd, struct cn
                         goto out;
         }
         r = 0;
-        goto out;
-badfield:
-        cni_error_set(err, CNI_ERR_INTERNAL, NULL, "failed to parse network configuration: field \"%s\" has the wrong type", bad);
-        goto out;
-oom:
-        cni_error_set(err, CNI_ERR_INTERNAL, NULL, "out of memory");
-        r = -ENOMEM;
 out:
         cJSON_Delete(root);
         if (r < 0)

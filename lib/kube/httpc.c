@@ -25,6 +25,7 @@
 #include <openssl/x509v3.h>
 
 #include "kube/httpc.h"
+#include "base/errbuf.h"
 #include "base/macro.h"
 
 /* ---- libssl, loaded on first use ---- */
@@ -98,19 +99,10 @@ static void ssl_load(void) {
 
 /* ---- helpers ---- */
 
-_printf_(3, 4) static void seterr(char *err, size_t errsz, const char *fmt, ...) {
-        if (err && errsz) {
-                va_list ap;
-                va_start(ap, fmt);
-                vsnprintf(err, errsz, fmt, ap);
-                va_end(ap);
-        }
-}
-
 static int ssl_load_once(char *err, size_t errsz) {
         pthread_once(&ssl_once, ssl_load);
         if (ssl_result < 0)
-                seterr(err, errsz, "%s", ssl_error);
+                errbuf_set(err, errsz, 0, "%s", ssl_error);
         return ssl_result;
 }
 
@@ -513,8 +505,7 @@ static int build_ctx(struct httpc *h, const struct httpc_config *cfg, char *err,
         h->ctx = ssl.SSL_CTX_new(ssl.TLS_client_method());
         if (!h->ctx) {
                 ssl_errstr(e, sizeof e);
-                seterr(err, errsz, "SSL_CTX_new: %s", e);
-                return -ENOMEM;
+                return errbuf_set(err, errsz, -ENOMEM, "SSL_CTX_new: %s", e);
         }
         ssl.SSL_CTX_ctrl(h->ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL);
         /* A server that closes without close_notify ends the stream like a TCP FIN; whether the
@@ -530,14 +521,12 @@ static int build_ctx(struct httpc *h, const struct httpc_config *cfg, char *err,
                 if (cfg->ca_data) {
                         /* Only the kubeconfig's CA is trusted, like client-go (the store starts empty). */
                         if (pem_certs(cfg->ca_data, cfg->ca_len, ssl.SSL_CTX_get_cert_store(h->ctx), NULL, NULL) <= 0) {
-                                seterr(err, errsz, "certificate-authority-data holds no PEM certificate");
-                                return -EINVAL;
+                                return errbuf_set(err, errsz, -EINVAL, "certificate-authority-data holds no PEM certificate");
                         }
                 } else if (cfg->ca_file) {
                         if (ssl.SSL_CTX_load_verify_locations(h->ctx, cfg->ca_file, NULL) != 1) {
                                 ssl_errstr(e, sizeof e);
-                                seterr(err, errsz, "cannot load CA file '%s': %s", cfg->ca_file, e);
-                                return -EINVAL;
+                                return errbuf_set(err, errsz, -EINVAL, "cannot load CA file '%s': %s", cfg->ca_file, e);
                         }
                 } else
                         ssl.SSL_CTX_set_default_verify_paths(h->ctx);
@@ -546,20 +535,17 @@ static int build_ctx(struct httpc *h, const struct httpc_config *cfg, char *err,
         if (cfg->cert_data) {
                 X509 *leaf = NULL;
                 if (pem_certs(cfg->cert_data, cfg->cert_len, NULL, h->ctx, &leaf) <= 0 || !leaf) {
-                        seterr(err, errsz, "client-certificate-data holds no PEM certificate");
-                        return -EINVAL;
+                        return errbuf_set(err, errsz, -EINVAL, "client-certificate-data holds no PEM certificate");
                 }
                 int ok = ssl.SSL_CTX_use_certificate(h->ctx, leaf);
                 ssl.X509_free(leaf);
                 if (ok != 1) {
                         ssl_errstr(e, sizeof e);
-                        seterr(err, errsz, "client certificate: %s", e);
-                        return -EINVAL;
+                        return errbuf_set(err, errsz, -EINVAL, "client certificate: %s", e);
                 }
         } else if (cfg->cert_file && ssl.SSL_CTX_use_certificate_chain_file(h->ctx, cfg->cert_file) != 1) {
                 ssl_errstr(e, sizeof e);
-                seterr(err, errsz, "cannot load client certificate '%s': %s", cfg->cert_file, e);
-                return -EINVAL;
+                return errbuf_set(err, errsz, -EINVAL, "cannot load client certificate '%s': %s", cfg->cert_file, e);
         }
         if (cfg->key_data) {
                 BIO *bio = ssl.BIO_new_mem_buf(cfg->key_data, (int)cfg->key_len);
@@ -569,19 +555,16 @@ static int build_ctx(struct httpc *h, const struct httpc_config *cfg, char *err,
                 ssl.EVP_PKEY_free(k);
                 if (ok != 1) {
                         ssl_errstr(e, sizeof e);
-                        seterr(err, errsz, "client-key-data: %s", e);
-                        return -EINVAL;
+                        return errbuf_set(err, errsz, -EINVAL, "client-key-data: %s", e);
                 }
         } else if (cfg->key_file && ssl.SSL_CTX_use_PrivateKey_file(h->ctx, cfg->key_file, SSL_FILETYPE_PEM) != 1) {
                 ssl_errstr(e, sizeof e);
-                seterr(err, errsz, "cannot load client key '%s': %s", cfg->key_file, e);
-                return -EINVAL;
+                return errbuf_set(err, errsz, -EINVAL, "cannot load client key '%s': %s", cfg->key_file, e);
         }
         if ((cfg->cert_data || cfg->cert_file) && (cfg->key_data || cfg->key_file) &&
             ssl.SSL_CTX_check_private_key(h->ctx) != 1) {
                 ssl_errstr(e, sizeof e);
-                seterr(err, errsz, "client key does not match the certificate: %s", e);
-                return -EINVAL;
+                return errbuf_set(err, errsz, -EINVAL, "client key does not match the certificate: %s", e);
         }
         return 0;
 }
@@ -624,8 +607,7 @@ int httpc_new(const struct httpc_config *cfg, struct httpc **ret, char *err, siz
         int r;
 
         if (!cfg || !cfg->server || !ret) {
-                seterr(err, errsz, "no server URL");
-                return -EINVAL;
+                return errbuf_set(err, errsz, -EINVAL, "no server URL");
         }
         h = calloc(1, sizeof *h);
         if (!h)
@@ -635,7 +617,7 @@ int httpc_new(const struct httpc_config *cfg, struct httpc **ret, char *err, siz
         h->insecure = cfg->insecure_skip_verify;
         r = parse_url(cfg->server, &h->https, &h->host, &h->port, &h->prefix);
         if (r < 0) {
-                seterr(err, errsz, "bad server URL '%s'", cfg->server);
+                errbuf_set(err, errsz, 0, "bad server URL '%s'", cfg->server);
                 goto fail;
         }
         if (cfg->proxy) {
@@ -643,7 +625,7 @@ int httpc_new(const struct httpc_config *cfg, struct httpc **ret, char *err, siz
                 _cleanup_free_ char *pprefix = NULL;
                 r = parse_url(cfg->proxy, &phttps, &h->proxy_host, &h->proxy_port, &pprefix);
                 if (r < 0 || phttps) {
-                        seterr(err, errsz, "unsupported proxy URL '%s' (only http://host:port)", cfg->proxy);
+                        errbuf_set(err, errsz, 0, "unsupported proxy URL '%s' (only http://host:port)", cfg->proxy);
                         r = -EINVAL;
                         goto fail;
                 }
@@ -651,7 +633,7 @@ int httpc_new(const struct httpc_config *cfg, struct httpc **ret, char *err, siz
         if (cfg->unix_socket) {
                 if (h->https || cfg->proxy || !*cfg->unix_socket ||
                     strlen(cfg->unix_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-                        seterr(err, errsz, "unix socket '%s': needs an http:// URL, no proxy, a path shorter than %zu",
+                        errbuf_set(err, errsz, 0, "unix socket '%s': needs an http:// URL, no proxy, a path shorter than %zu",
                                cfg->unix_socket, sizeof(((struct sockaddr_un *)0)->sun_path));
                         r = -EINVAL;
                         goto fail;
@@ -673,7 +655,7 @@ int httpc_new(const struct httpc_config *cfg, struct httpc **ret, char *err, siz
                 goto fail;
         }
         if (cfg->tls_server_name && strpbrk(cfg->tls_server_name, ":/[]@ \t\r\n")) {
-                seterr(err, errsz, "bad tls-server-name '%s'", cfg->tls_server_name);
+                errbuf_set(err, errsz, 0, "bad tls-server-name '%s'", cfg->tls_server_name);
                 r = -EINVAL;
                 goto fail;
         }
@@ -869,11 +851,10 @@ static int tcp_connect(const char *host, const char *port, uint64_t deadline, in
                 g = resolve_bounded(host, port, &hints, deadline, &res, &gerr, &timed_out);
         }
         if (timed_out) {
-                seterr(err, errsz, "resolving '%s' timed out", host);
-                return -ETIMEDOUT;
+                return errbuf_set(err, errsz, -ETIMEDOUT, "resolving '%s' timed out", host);
         }
         if (g != 0) {
-                seterr(err, errsz, "cannot resolve '%s': %s", host, g == EAI_SYSTEM ? strerror(gerr) : gai_strerror(g));
+                errbuf_set(err, errsz, 0, "cannot resolve '%s': %s", host, g == EAI_SYSTEM ? strerror(gerr) : gai_strerror(g));
                 return g == EAI_MEMORY ? -ENOMEM : -ECONNREFUSED;
         }
         for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
@@ -883,9 +864,9 @@ static int tcp_connect(const char *host, const char *port, uint64_t deadline, in
         }
         freeaddrinfo(res);
         if (r == -ETIMEDOUT)
-                seterr(err, errsz, "connection to %s port %s timed out", host, port);
+                errbuf_set(err, errsz, 0, "connection to %s port %s timed out", host, port);
         else if (r < 0) {
-                seterr(err, errsz, "cannot connect to %s port %s: %s", host, port, strerror(-r));
+                errbuf_set(err, errsz, 0, "cannot connect to %s port %s: %s", host, port, strerror(-r));
                 if (r != -ENOMEM)
                         r = -ECONNREFUSED;
         }
@@ -965,7 +946,7 @@ static ssize_t io_read(struct httpc *h, char *p, size_t n, uint64_t deadline, ch
         if (!h->ssl) {
                 ssize_t k = raw_read(h->fd, p, n, deadline);
                 if (k < 0 && k != -ETIMEDOUT)
-                        seterr(err, errsz, "receive failure: %s", strerror((int)-k));
+                        errbuf_set(err, errsz, 0, "receive failure: %s", strerror((int)-k));
                 return k;
         }
         for (;;) {
@@ -980,9 +961,9 @@ static ssize_t io_read(struct httpc *h, char *p, size_t n, uint64_t deadline, ch
                         /* e.g. a TLS 1.3 alert after the handshake: client certificate refused */
                         char e[256];
                         ssl_errstr(e, sizeof e);
-                        seterr(err, errsz, "TLS receive failure: %s", e);
+                        errbuf_set(err, errsz, 0, "TLS receive failure: %s", e);
                 } else if (r == -ECONNRESET)
-                        seterr(err, errsz, "connection reset by peer");
+                        errbuf_set(err, errsz, 0, "connection reset by peer");
                 return r;
         }
 }
@@ -1014,8 +995,7 @@ static int proxy_connect(struct httpc *h, uint64_t deadline, char *err, size_t e
                         return (int)f;
         }
         if (p.status / 100 != 2) {
-                seterr(err, errsz, "proxy CONNECT answered HTTP %d", p.status);
-                return -ECONNREFUSED;
+                return errbuf_set(err, errsz, -ECONNREFUSED, "proxy CONNECT answered HTTP %d", p.status);
         }
         return 0;
 }
@@ -1034,17 +1014,15 @@ static int unix_connect(const char *path, uint64_t deadline, int *ret_fd, char *
                 return -errno;
         r = connect_wait(fd, (struct sockaddr *)&sa, sizeof sa, deadline);
         if (r == -ETIMEDOUT) {
-                seterr(err, errsz, "connection to %s timed out", path);
-                return r;
+                return errbuf_set(err, errsz, r, "connection to %s timed out", path);
         }
         if (r < 0) {
-                seterr(err, errsz, "cannot connect to %s: %s", path, strerror(-r));
+                errbuf_set(err, errsz, 0, "cannot connect to %s: %s", path, strerror(-r));
                 return r == -ENOMEM ? r : -ECONNREFUSED;
         }
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != geteuid()) {
-                seterr(err, errsz, "%s: the server runs as uid %u, not as uid %u", path, (unsigned)cred.uid,
+                return errbuf_set(err, errsz, -EPERM, "%s: the server runs as uid %u, not as uid %u", path, (unsigned)cred.uid,
                        (unsigned)geteuid());
-                return -EPERM;
         }
         *ret_fd = TAKE_FD(fd);
         return 0;
@@ -1063,9 +1041,9 @@ static int conn_open(struct httpc *h, uint64_t deadline, char *err, size_t errsz
                 r = proxy_connect(h, deadline, err, errsz);
                 if (r < 0) {
                         if (r == -ETIMEDOUT)
-                                seterr(err, errsz, "proxy CONNECT timed out");
+                                errbuf_set(err, errsz, 0, "proxy CONNECT timed out");
                         else if (r != -ECONNREFUSED)
-                                seterr(err, errsz, "proxy CONNECT failed: %s", strerror(-r));
+                                errbuf_set(err, errsz, 0, "proxy CONNECT failed: %s", strerror(-r));
                         return r == -ETIMEDOUT || r == -ENOMEM ? r : -ECONNREFUSED;
                 }
         } else {
@@ -1101,7 +1079,7 @@ static int conn_open(struct httpc *h, uint64_t deadline, char *err, size_t errsz
                         return 0;
                 long v = ssl.SSL_get_verify_result(h->ssl);
                 if (!h->insecure && v != X509_V_OK) {
-                        seterr(err, errsz, "server certificate verification failed: %s",
+                        errbuf_set(err, errsz, 0, "server certificate verification failed: %s",
                                ssl.X509_verify_cert_error_string(v));
                         ssl.ERR_clear_error();
                         return -EKEYREJECTED;
@@ -1110,16 +1088,13 @@ static int conn_open(struct httpc *h, uint64_t deadline, char *err, size_t errsz
                 if (r == 1)
                         continue;
                 if (r == -ETIMEDOUT) {
-                        seterr(err, errsz, "TLS handshake timed out");
-                        return r;
+                        return errbuf_set(err, errsz, r, "TLS handshake timed out");
                 }
                 if (r == 0 || r == -ECONNRESET) {
-                        seterr(err, errsz, "connection closed during the TLS handshake");
-                        return -ECONNRESET;
+                        return errbuf_set(err, errsz, -ECONNRESET, "connection closed during the TLS handshake");
                 }
                 ssl_errstr(e, sizeof e);
-                seterr(err, errsz, "TLS handshake failed: %s", e);
-                return -EPROTO;
+                return errbuf_set(err, errsz, -EPROTO, "TLS handshake failed: %s", e);
         }
 }
 
@@ -1146,18 +1121,17 @@ static int one_exchange(struct httpc *h, const char *req, size_t reqlen, const s
         if (r < 0) {
                 *ret_nothing = true;
                 if (r == -ETIMEDOUT)
-                        seterr(err, errsz, "timed out sending the request");
+                        errbuf_set(err, errsz, 0, "timed out sending the request");
                 else
-                        seterr(err, errsz, "send failure: %s", strerror(-r));
+                        errbuf_set(err, errsz, 0, "send failure: %s", strerror(-r));
                 return r;
         }
         httpc_parser_init(&p, head);
         for (;;) {
                 ssize_t k = io_read(h, h->rbuf, sizeof h->rbuf, deadline, err, errsz);
                 if (k == -ETIMEDOUT) {
-                        seterr(err, errsz, "operation timed out after %llu ms",
+                        return errbuf_set(err, errsz, -ETIMEDOUT, "operation timed out after %llu ms",
                                (unsigned long long)(rq->timeout_usec / 1000));
-                        return -ETIMEDOUT;
                 }
                 if (k < 0) {
                         *ret_nothing = !any;
@@ -1167,9 +1141,8 @@ static int one_exchange(struct httpc *h, const char *req, size_t reqlen, const s
                         *ret_nothing = !any;
                         r = httpc_parser_eof(&p);
                         if (r < 0) {
-                                seterr(err, errsz, any ? "connection closed before the response was complete"
+                                return errbuf_set(err, errsz, r, any ? "connection closed before the response was complete"
                                                        : "empty reply from server");
-                                return r;
                         }
                         break; /* close-delimited body complete */
                 }
@@ -1179,7 +1152,7 @@ static int one_exchange(struct httpc *h, const char *req, size_t reqlen, const s
                 *status = p.status >= 200 ? p.status : 0;
                 if (f < 0) {
                         if (f == -EPROTO || f == -EFBIG)
-                                seterr(err, errsz, "malformed HTTP response%s", f == -EFBIG ? " (headers too large)" : "");
+                                errbuf_set(err, errsz, 0, "malformed HTTP response%s", f == -EFBIG ? " (headers too large)" : "");
                         conn_close(h);
                         return (int)f;
                 }
@@ -1207,8 +1180,7 @@ static int conn_open_published(struct httpc *h, uint64_t deadline, char *err, si
         h->published_fd = r >= 0 && !intr ? h->fd : -1;
         pthread_mutex_unlock(&h->ilock);
         if (intr) {
-                seterr(err, errsz, "interrupted");
-                return -ECANCELED;
+                return errbuf_set(err, errsz, -ECANCELED, "interrupted");
         }
         return r;
 }
@@ -1234,15 +1206,13 @@ int httpc_request(struct httpc *h, const struct httpc_request *rq, httpc_data_cb
                 *ret_status = 0;
         if (!h || !rq || !rq->method || !rq->path || rq->path[0] != '/' || strpbrk(rq->path, " \r\n") ||
             strpbrk(rq->method, " \r\n:/")) {
-                seterr(err, errsz, "invalid request");
-                return -EINVAL;
+                return errbuf_set(err, errsz, -EINVAL, "invalid request");
         }
         pthread_mutex_lock(&h->ilock);
         bool intr = h->interrupted;
         pthread_mutex_unlock(&h->ilock);
         if (intr) {
-                seterr(err, errsz, "interrupted");
-                return -ECANCELED;
+                return errbuf_set(err, errsz, -ECANCELED, "interrupted");
         }
         uint64_t start = now_usec(), deadline = start + rq->timeout_usec;
         uint64_t cdeadline = start + (rq->connect_timeout_usec && rq->connect_timeout_usec < rq->timeout_usec
@@ -1257,8 +1227,7 @@ int httpc_request(struct httpc *h, const struct httpc_request *rq, httpc_data_cb
                 if (strpbrk(*hd, "\r\n")) {
                         fclose(f);
                         explicit_bzero(req, reqlen);
-                        seterr(err, errsz, "header with a line break");
-                        return -EINVAL;
+                        return errbuf_set(err, errsz, -EINVAL, "header with a line break");
                 }
                 fprintf(f, "%s\r\n", *hd);
         }
@@ -1286,7 +1255,7 @@ int httpc_request(struct httpc *h, const struct httpc_request *rq, httpc_data_cb
                                         /* Keep the step that ran out of time (e.g. name resolution). */
                                         char step[256];
                                         snprintf(step, sizeof step, "%s", err && errsz ? err : "");
-                                        seterr(err, errsz, "operation timed out after %llu ms%s%s",
+                                        errbuf_set(err, errsz, 0, "operation timed out after %llu ms%s%s",
                                                (unsigned long long)(rq->timeout_usec / 1000), step[0] ? ": " : "", step);
                                 }
                                 break;

@@ -12,6 +12,7 @@
 
 #include "kube/httpc.h"
 #include "kube/k8s.h"
+#include "base/errbuf.h"
 #include "base/macro.h"
 
 #define K8S_DEFAULT_TIMEOUT_USEC (5 * 1000000ULL)
@@ -39,15 +40,6 @@ struct k8s_client {
         void (*watch_started)(void *userdata);
         void *watch_started_userdata;
 };
-
-_printf_(3, 4) static void seterr(char *err, size_t errsz, const char *fmt, ...) {
-        if (err && errsz) {
-                va_list ap;
-                va_start(ap, fmt);
-                vsnprintf(err, errsz, fmt, ap);
-                va_end(ap);
-        }
-}
 
 static void sleep_usec(uint64_t usec) {
         struct timespec ts = { .tv_sec = (time_t)(usec / 1000000), .tv_nsec = (long)(usec % 1000000) * 1000 };
@@ -262,8 +254,7 @@ int k8s_client_new(const struct kubeconfig *kc, const struct k8s_options *o, str
         if (err && errsz)
                 err[0] = 0;
         if (!kc || !kc->server || !ret) {
-                seterr(err, errsz, "kubeconfig has no server");
-                return -EINVAL;
+                return errbuf_set(err, errsz, -EINVAL, "kubeconfig has no server");
         }
         c = calloc(1, sizeof *c);
         if (!c)
@@ -383,8 +374,7 @@ static int watch_line(struct watch_state *w, const char *line, size_t len) {
                 return 0;
         r = k8s_watch_event_parse(line, len, &ev, &type, &obj);
         if (r < 0) {
-                seterr(w->err, w->errsz, "malformed watch event");
-                return r;
+                return errbuf_set(w->err, w->errsz, r, "malformed watch event");
         }
         if (streq(type, "BOOKMARK")) {
                 set_rv(w, obj);
@@ -394,12 +384,11 @@ static int watch_line(struct watch_state *w, const char *line, size_t len) {
                 int64_t code = 0;
                 const char *msg = k8s_obj_string(obj, "message");
                 (void)k8s_obj_int(obj, "code", 0, 999, &code);
-                seterr(w->err, w->errsz, "watch ERROR event: code %lld: %s", (long long)code, msg ? msg : "");
+                errbuf_set(w->err, w->errsz, 0, "watch ERROR event: code %lld: %s", (long long)code, msg ? msg : "");
                 return code == 410 ? -ESTALE : -EIO;
         }
         if (!streq(type, "ADDED") && !streq(type, "MODIFIED") && !streq(type, "DELETED")) {
-                seterr(w->err, w->errsz, "unknown watch event type '%.32s'", type);
-                return -EBADMSG;
+                return errbuf_set(w->err, w->errsz, -EBADMSG, "unknown watch event type '%.32s'", type);
         }
         set_rv(w, obj);
         r = w->cb(type, obj, w->userdata);
@@ -428,7 +417,7 @@ static int on_data(void *ud, int status, const char *ptr, size_t n) {
                 size_t chunk = nl ? (size_t)(nl - (ptr + i)) : n - i;
                 if (httpc_body_append(&x->b, ptr + i, chunk) < 0) {
                         x->w->result = x->b.too_big ? -EBADMSG : -ENOMEM;
-                        seterr(x->w->err, x->w->errsz, "watch event too large");
+                        errbuf_set(x->w->err, x->w->errsz, 0, "watch event too large");
                         return x->w->result;
                 }
                 i += chunk;
@@ -461,7 +450,9 @@ static int status_to_errno(long st) {
         }
 }
 
-/* Reads the token file on every request: kubelet rotates projected tokens (FIELD-NOTES 22). */
+/* Reads the token file on every request: kubelet rotates projected tokens (FIELD-NOTES 22).
+ * Not fileio_read_all(): it grows its buffer by realloc(), which would leave copies of the secret
+ * in freed memory; one fixed buffer is wiped with explicit_bzero() before it is freed. */
 static int read_token(const char *path, char **ret) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         _cleanup_free_ char *buf = NULL;
@@ -540,15 +531,13 @@ static int do_attempt(struct k8s_client *c, const struct attempt *at, struct k8s
         if (c->kc.token_file) {
                 r = read_token(c->kc.token_file, &token);
                 if (r < 0) {
-                        seterr(err, errsz, "cannot read token file '%s': %s", c->kc.token_file,
+                        return errbuf_set(err, errsz, -ENOKEY, "cannot read token file '%s': %s", c->kc.token_file,
                                r == -ENODATA ? "empty" : strerror(-r));
-                        return -ENOKEY;
                 }
         } else if (c->kc.token && !(token = strdup(c->kc.token)))
                 return -ENOMEM;
         if (token && strpbrk(token, "\r\n")) {
-                seterr(err, errsz, "bearer token contains a line break");
-                return -ENOKEY;
+                return errbuf_set(err, errsz, -ENOKEY, "bearer token contains a line break");
         }
 
         if (asprintf(&hdr_ua, "User-Agent: %s", c->user_agent) < 0) {
@@ -598,29 +587,25 @@ static int do_attempt(struct k8s_client *c, const struct attempt *at, struct k8s
         if (!resp->body)
                 return -ENOMEM;
         if (x.b.too_big) {
-                seterr(err, errsz, "%s %s%s: response larger than %u bytes", at->method, c->kc.server, at->path,
+                return errbuf_set(err, errsz, -EFBIG, "%s %s%s: response larger than %u bytes", at->method, c->kc.server, at->path,
                        (unsigned)x.b.max);
-                return -EFBIG;
         }
         if (r < 0) {
-                seterr(err, errsz, "%s %s%s: %s", at->method, c->kc.server, at->path,
+                return errbuf_set(err, errsz, r, "%s %s%s: %s", at->method, c->kc.server, at->path,
                        herr[0] ? herr : strerror(-r));
-                return r;
         }
         resp->json = cJSON_ParseWithLength(resp->body, resp->body_len);
         r = status_to_errno(status);
         if (r < 0) {
                 char detail[256];
                 describe_body(resp, detail, sizeof detail);
-                seterr(err, errsz, "%s %s%s: HTTP %d%s", at->method, c->kc.server, at->path, status, detail);
-                return r;
+                return errbuf_set(err, errsz, r, "%s %s%s: HTTP %d%s", at->method, c->kc.server, at->path, status, detail);
         }
         if (at->want_kind) {
                 const char *k = k8s_obj_string(resp->json, "kind");
                 if (!cJSON_IsObject(resp->json) || (k && !streq(k, at->want_kind))) {
-                        seterr(err, errsz, "%s %s%s: HTTP %d: %s", at->method, c->kc.server, at->path, status,
+                        return errbuf_set(err, errsz, -EBADMSG, "%s %s%s: HTTP %d: %s", at->method, c->kc.server, at->path, status,
                                !resp->json ? "malformed JSON body" : "not a JSON object of the expected kind");
-                        return -EBADMSG;
                 }
         }
         return 0;
@@ -650,8 +635,7 @@ static int run(struct k8s_client *c, struct attempt *at, struct k8s_response *re
         if (c->o.deadline_usec && c->o.deadline_usec < deadline)
                 deadline = c->o.deadline_usec;
         if (start >= deadline) {
-                seterr(err, errsz, "%s %s%s: deadline already passed, not sent", at->method, c->kc.server, at->path);
-                return -ETIMEDOUT;
+                return errbuf_set(err, errsz, -ETIMEDOUT, "%s %s%s: deadline already passed, not sent", at->method, c->kc.server, at->path);
         }
         for (unsigned i = 0; i < c->o.max_attempts; i++) {
                 uint64_t now = now_usec(), t = at->timeout_usec;
@@ -703,8 +687,7 @@ int k8s_request(struct k8s_client *c, const char *method, const char *path_and_q
                 err[0] = 0;
         if (!c || !ret || !method_ok(method) || !path_and_query || path_and_query[0] != '/' ||
             strpbrk(path_and_query, " \r\n")) {
-                seterr(err, errsz, "invalid request arguments");
-                return -EINVAL;
+                return errbuf_set(err, errsz, -EINVAL, "invalid request arguments");
         }
         struct attempt at = { .method = method, .path = path_and_query, .content_type = content_type,
                               .body = body, .timeout_usec = c->o.timeout_usec };
@@ -731,8 +714,7 @@ static int request_object(struct k8s_client *c, const char *method, const char *
 
 static int pod_path(const char *ns, const char *name, char **ret, char *err, size_t errsz) {
         if (!k8s_name_is_valid(ns) || !k8s_name_is_valid(name)) {
-                seterr(err, errsz, "invalid pod namespace/name '%.64s/%.64s'", ns ? ns : "", name ? name : "");
-                return -EINVAL;
+                return errbuf_set(err, errsz, -EINVAL, "invalid pod namespace/name '%.64s/%.64s'", ns ? ns : "", name ? name : "");
         }
         if (asprintf(ret, "/api/v1/namespaces/%s/pods/%s", ns, name) < 0) {
                 *ret = NULL;
@@ -752,8 +734,7 @@ int k8s_get_pod(struct k8s_client *c, const char *ns, const char *name, cJSON **
 int k8s_get_namespace(struct k8s_client *c, const char *name, cJSON **ret_ns, char *err, size_t errsz) {
         _cleanup_free_ char *path = NULL;
         if (!k8s_name_is_valid(name)) {
-                seterr(err, errsz, "invalid namespace name '%.64s'", name ? name : "");
-                return -EINVAL;
+                return errbuf_set(err, errsz, -EINVAL, "invalid namespace name '%.64s'", name ? name : "");
         }
         if (asprintf(&path, "/api/v1/namespaces/%s", name) < 0)
                 return -ENOMEM;
@@ -767,8 +748,7 @@ int k8s_patch_pod(struct k8s_client *c, const char *ns, const char *name, const 
         if (r < 0)
                 return r;
         if (!merge_patch_json) {
-                seterr(err, errsz, "no patch");
-                return -EINVAL;
+                return errbuf_set(err, errsz, -EINVAL, "no patch");
         }
         return request_object(c, "PATCH", path, "application/merge-patch+json", merge_patch_json, "Pod", ret_pod,
                               err, errsz);
@@ -791,8 +771,7 @@ static int pods_query(const char *ns, const char *fs, const char *ls, const char
         _cleanup_free_ char *efs = NULL, *els = NULL, *nsp = NULL;
 
         if (ns && !k8s_name_is_valid(ns)) {
-                seterr(err, errsz, "invalid namespace '%.64s'", ns);
-                return -EINVAL;
+                return errbuf_set(err, errsz, -EINVAL, "invalid namespace '%.64s'", ns);
         }
         if ((fs && !(efs = k8s_escape(fs))) || (ls && !(els = k8s_escape(ls))))
                 return -ENOMEM;
@@ -821,16 +800,14 @@ int k8s_list_pods(struct k8s_client *c, const char *ns_or_null, const char *fiel
                 return r;
         const cJSON *items = k8s_obj_path(list, "items");
         if (items && !cJSON_IsArray(items) && !cJSON_IsNull(items)) {
-                seterr(err, errsz, "GET %s%s: PodList without an items array", c->kc.server, path);
-                return -EBADMSG;
+                return errbuf_set(err, errsz, -EBADMSG, "GET %s%s: PodList without an items array", c->kc.server, path);
         }
         if (ret_rv) {
                 const char *rv = k8s_obj_string(list, "metadata.resourceVersion");
                 if (!rv)
                         rv = "";
                 if (strlen(rv) >= rvsz) {
-                        seterr(err, errsz, "resourceVersion too long");
-                        return -ERANGE;
+                        return errbuf_set(err, errsz, -ERANGE, "resourceVersion too long");
                 }
                 strcpy(ret_rv, rv);
         }
@@ -859,8 +836,7 @@ int k8s_watch_pods(struct k8s_client *c, const char *ns_or_null, const char *fie
         if (err && errsz)
                 err[0] = 0;
         if (!c || !on_event || !ret_rv || rvsz == 0) {
-                seterr(err, errsz, "invalid watch arguments");
-                return -EINVAL;
+                return errbuf_set(err, errsz, -EINVAL, "invalid watch arguments");
         }
         if (!timeout_usec)
                 timeout_usec = K8S_DEFAULT_WATCH_USEC;

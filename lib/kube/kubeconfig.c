@@ -14,6 +14,8 @@
 #include <cjson/cJSON.h>
 
 #include "kube/kubeconfig.h"
+#include "base/errbuf.h"
+#include "base/fileio.h"
 #include "base/macro.h"
 
 #define KUBECONFIG_MAX_SIZE (4u << 20)
@@ -21,16 +23,6 @@
 #define YAML_MAX_DEPTH 32
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
-
-_printf_(3, 4) static int seterr(char *err, size_t errsz, const char *fmt, ...) {
-        if (err && errsz) {
-                va_list ap;
-                va_start(ap, fmt);
-                vsnprintf(err, errsz, fmt, ap);
-                va_end(ap);
-        }
-        return -EINVAL;
-}
 
 /* ---- base64 ---- */
 
@@ -99,12 +91,13 @@ struct yparser {
         struct yline *lines;
         size_t n;
         size_t pos;
+        const char *end;        /* end of the whole text: a block scalar reads raw lines */
         char *err;
         size_t errsz;
 };
 
 static int yerr(struct yparser *p, unsigned lineno, const char *what) {
-        return seterr(p->err, p->errsz, "line %u: %s", lineno, what);
+        return errbuf_set(p->err, p->errsz, -EINVAL, "line %u: %s", lineno, what);
 }
 
 static bool is_ws(char c) {
@@ -113,101 +106,114 @@ static bool is_ws(char c) {
 
 /* Parses a scalar starting at s[0..len); sets *consumed to the bytes used (the rest may hold
  * only spaces and a comment). stop_at_colon: a plain scalar ends at ": " or a final ':' (keys). */
+/* A "double-quoted" scalar on one line, JSON-style escapes (YAML 1.2 §7.3.1, the part a
+ * kubeconfig uses). */
+static int yscalar_double(struct yparser *p, unsigned lineno, const char *s, size_t len, cJSON **ret, size_t *consumed) {
+        size_t i;
+
+        _cleanup_free_ char *buf = malloc(len + 1);
+        size_t n = 0;
+        if (!buf)
+                return -ENOMEM;
+        for (i = 1; i < len && s[i] != '"'; i++) {
+                char c = s[i];
+                if (c != '\\') {
+                        buf[n++] = c;
+                        continue;
+                }
+                if (++i >= len)
+                        break;
+                switch (s[i]) {
+                case '\\': buf[n++] = '\\'; break;
+                case '"': buf[n++] = '"'; break;
+                case '/': buf[n++] = '/'; break;
+                case 'n': buf[n++] = '\n'; break;
+                case 't': buf[n++] = '\t'; break;
+                case 'r': buf[n++] = '\r'; break;
+                case 'b': buf[n++] = '\b'; break;
+                case 'f': buf[n++] = '\f'; break;
+                case 'u': {
+                        unsigned v = 0;
+                        if (i + 4 >= len)
+                                return yerr(p, lineno, "bad \\u escape");
+                        for (int k = 1; k <= 4; k++) {
+                                char h = s[i + k];
+                                v <<= 4;
+                                if (h >= '0' && h <= '9')
+                                        v |= (unsigned)(h - '0');
+                                else if (h >= 'a' && h <= 'f')
+                                        v |= (unsigned)(h - 'a' + 10);
+                                else if (h >= 'A' && h <= 'F')
+                                        v |= (unsigned)(h - 'A' + 10);
+                                else
+                                        return yerr(p, lineno, "bad \\u escape");
+                        }
+                        i += 4;
+                        /* Surrogates and NUL are not useful in a kubeconfig; refuse
+                         * rather than produce invalid UTF-8 or truncated strings. */
+                        if (v == 0 || (v >= 0xd800 && v <= 0xdfff))
+                                return yerr(p, lineno, "unsupported \\u escape");
+                        if (v < 0x80)
+                                buf[n++] = (char)v;
+                        else if (v < 0x800) {
+                                buf[n++] = (char)(0xc0 | (v >> 6));
+                                buf[n++] = (char)(0x80 | (v & 0x3f));
+                        } else {
+                                buf[n++] = (char)(0xe0 | (v >> 12));
+                                buf[n++] = (char)(0x80 | ((v >> 6) & 0x3f));
+                                buf[n++] = (char)(0x80 | (v & 0x3f));
+                        }
+                        break;
+                }
+                default:
+                        return yerr(p, lineno, "unsupported escape in double-quoted scalar");
+                }
+        }
+        if (i >= len)
+                return yerr(p, lineno, "unterminated double-quoted scalar (multi-line scalars are not supported)");
+        buf[n] = 0;
+        *consumed = i + 1;
+        *ret = cJSON_CreateString(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* A 'single-quoted' scalar on one line: '' is a quote (YAML 1.2 §7.3.2). */
+static int yscalar_single(struct yparser *p, unsigned lineno, const char *s, size_t len, cJSON **ret, size_t *consumed) {
+        size_t i;
+
+        _cleanup_free_ char *buf = malloc(len + 1);
+        size_t n = 0;
+        if (!buf)
+                return -ENOMEM;
+        for (i = 1; i < len; i++) {
+                if (s[i] == '\'') {
+                        if (i + 1 < len && s[i + 1] == '\'') {
+                                buf[n++] = '\'';
+                                i++;
+                                continue;
+                        }
+                        break;
+                }
+                buf[n++] = s[i];
+        }
+        if (i >= len)
+                return yerr(p, lineno, "unterminated single-quoted scalar (multi-line scalars are not supported)");
+        buf[n] = 0;
+        *consumed = i + 1;
+        *ret = cJSON_CreateString(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
 static int yscalar(struct yparser *p, unsigned lineno, const char *s, size_t len, bool is_key,
                    cJSON **ret, size_t *consumed) {
         size_t i;
 
         if (len == 0)
                 return yerr(p, lineno, "empty scalar");
-        if (s[0] == '"') {
-                _cleanup_free_ char *buf = malloc(len + 1);
-                size_t n = 0;
-                if (!buf)
-                        return -ENOMEM;
-                for (i = 1; i < len && s[i] != '"'; i++) {
-                        char c = s[i];
-                        if (c != '\\') {
-                                buf[n++] = c;
-                                continue;
-                        }
-                        if (++i >= len)
-                                break;
-                        switch (s[i]) {
-                        case '\\': buf[n++] = '\\'; break;
-                        case '"': buf[n++] = '"'; break;
-                        case '/': buf[n++] = '/'; break;
-                        case 'n': buf[n++] = '\n'; break;
-                        case 't': buf[n++] = '\t'; break;
-                        case 'r': buf[n++] = '\r'; break;
-                        case 'b': buf[n++] = '\b'; break;
-                        case 'f': buf[n++] = '\f'; break;
-                        case 'u': {
-                                unsigned v = 0;
-                                if (i + 4 >= len)
-                                        return yerr(p, lineno, "bad \\u escape");
-                                for (int k = 1; k <= 4; k++) {
-                                        char h = s[i + k];
-                                        v <<= 4;
-                                        if (h >= '0' && h <= '9')
-                                                v |= (unsigned)(h - '0');
-                                        else if (h >= 'a' && h <= 'f')
-                                                v |= (unsigned)(h - 'a' + 10);
-                                        else if (h >= 'A' && h <= 'F')
-                                                v |= (unsigned)(h - 'A' + 10);
-                                        else
-                                                return yerr(p, lineno, "bad \\u escape");
-                                }
-                                i += 4;
-                                /* Surrogates and NUL are not useful in a kubeconfig; refuse
-                                 * rather than produce invalid UTF-8 or truncated strings. */
-                                if (v == 0 || (v >= 0xd800 && v <= 0xdfff))
-                                        return yerr(p, lineno, "unsupported \\u escape");
-                                if (v < 0x80)
-                                        buf[n++] = (char)v;
-                                else if (v < 0x800) {
-                                        buf[n++] = (char)(0xc0 | (v >> 6));
-                                        buf[n++] = (char)(0x80 | (v & 0x3f));
-                                } else {
-                                        buf[n++] = (char)(0xe0 | (v >> 12));
-                                        buf[n++] = (char)(0x80 | ((v >> 6) & 0x3f));
-                                        buf[n++] = (char)(0x80 | (v & 0x3f));
-                                }
-                                break;
-                        }
-                        default:
-                                return yerr(p, lineno, "unsupported escape in double-quoted scalar");
-                        }
-                }
-                if (i >= len)
-                        return yerr(p, lineno, "unterminated double-quoted scalar (multi-line scalars are not supported)");
-                buf[n] = 0;
-                *consumed = i + 1;
-                *ret = cJSON_CreateString(buf);
-                return *ret ? 0 : -ENOMEM;
-        }
-        if (s[0] == '\'') {
-                _cleanup_free_ char *buf = malloc(len + 1);
-                size_t n = 0;
-                if (!buf)
-                        return -ENOMEM;
-                for (i = 1; i < len; i++) {
-                        if (s[i] == '\'') {
-                                if (i + 1 < len && s[i + 1] == '\'') {
-                                        buf[n++] = '\'';
-                                        i++;
-                                        continue;
-                                }
-                                break;
-                        }
-                        buf[n++] = s[i];
-                }
-                if (i >= len)
-                        return yerr(p, lineno, "unterminated single-quoted scalar (multi-line scalars are not supported)");
-                buf[n] = 0;
-                *consumed = i + 1;
-                *ret = cJSON_CreateString(buf);
-                return *ret ? 0 : -ENOMEM;
-        }
+        if (s[0] == '"')
+                return yscalar_double(p, lineno, s, len, ret, consumed);
+        if (s[0] == '\'')
+                return yscalar_single(p, lineno, s, len, ret, consumed);
 
         /* Plain scalar. Indicators that would start something outside the subset are refused. */
         switch (s[0]) {
@@ -215,8 +221,11 @@ static int yscalar(struct yparser *p, unsigned lineno, const char *s, size_t len
                 return yerr(p, lineno, "anchors and aliases are not supported");
         case '!':
                 return yerr(p, lineno, "tags are not supported");
-        case '|': case '>':
-                return yerr(p, lineno, "block scalars are not supported");
+        case '|':
+                /* Literal blocks are parsed by yblock() where the subset allows them. */
+                return yerr(p, lineno, "block scalars are only supported as a mapping value");
+        case '>':
+                return yerr(p, lineno, "folded block scalars ('>') are not supported");
         case '{': case '[':
                 if (!is_key && ((len >= 2 && memcmp(s, "{}", 2) == 0) || (len >= 2 && memcmp(s, "[]", 2) == 0))) {
                         *consumed = 2;
@@ -279,6 +288,95 @@ static int yrest(struct yparser *p, unsigned lineno, const char *s, size_t len) 
 }
 
 static int yparse_node(struct yparser *p, unsigned indent, unsigned depth, cJSON **ret);
+
+/* The header after '|': an optional chomping indicator ('-' strip, '+' keep, none clip) and an
+ * optional indentation indicator 1-9, in either order, then only spaces and a comment. */
+static int yblock_header(struct yparser *p, unsigned lineno, const char *s, size_t len, char *ret_chomp,
+                         unsigned *ret_ind) {
+        size_t i = 1;
+        *ret_chomp = 0;
+        *ret_ind = 0;
+        for (int k = 0; k < 2 && i < len; k++) {
+                if ((s[i] == '-' || s[i] == '+') && !*ret_chomp)
+                        *ret_chomp = s[i++];
+                else if (s[i] >= '1' && s[i] <= '9' && !*ret_ind)
+                        *ret_ind = (unsigned)(s[i++] - '0');
+        }
+        if (i < len && !is_ws(s[i]))
+                return yerr(p, lineno, "bad block scalar header (expected '|', '|-' or '|+')");
+        return yrest(p, lineno, s + i, len - i);
+}
+
+/* A literal block scalar ("key: |", "|-", "|+", as go-yaml v2 writes a value with a line break,
+ * e.g. a token file ending in a newline). l is the header line, header its "|..." part; parent is
+ * the mapping's indentation. Content lines are read from the raw text, since the line table drops
+ * blank and comment-looking lines and trailing spaces, which are content here. */
+static int yblock(struct yparser *p, unsigned parent, const struct yline *l, const char *header, size_t hlen,
+                  cJSON **ret) {
+        char chomp;
+        unsigned ind, ci;
+        int r = yblock_header(p, l->lineno, header, hlen, &chomp, &ind);
+        if (r < 0)
+                return r;
+        ci = ind ? parent + ind : 0;    /* 0: take it from the first non-empty line */
+
+        const char *nl = memchr(l->s + l->len, '\n', (size_t)(p->end - (l->s + l->len)));
+        const char *q = nl ? nl + 1 : p->end;
+        size_t cap = (size_t)(p->end - q) + 1, n = 0, kept = 0; /* kept: length up to the last content */
+        _cleanup_free_ char *buf = malloc(cap);
+        if (!buf)
+                return -ENOMEM;
+        unsigned lineno = l->lineno;
+        while (q < p->end) {
+                const char *e = memchr(q, '\n', (size_t)(p->end - q));
+                size_t ll = e ? (size_t)(e - q) : (size_t)(p->end - q);
+                const char *next = e ? e + 1 : p->end;
+                size_t sp = 0;
+                lineno++;
+                if (ll > 0 && q[ll - 1] == '\r')
+                        ll--;
+                while (sp < ll && q[sp] == ' ')
+                        sp++;
+                if (sp == ll) {
+                        /* An empty line: a line break, plus any spaces beyond the indentation. */
+                        if (ci && sp > ci) {
+                                memcpy(buf + n, q + ci, sp - ci);
+                                n += sp - ci;
+                                kept = n;
+                        }
+                        buf[n++] = '\n';
+                        q = next;
+                        continue;
+                }
+                if (!ci) {
+                        if (sp <= parent)
+                                break;
+                        ci = (unsigned)sp;
+                }
+                if (sp < ci)
+                        break;
+                memcpy(buf + n, q + ci, ll - ci);
+                n += ll - ci;
+                kept = n;
+                buf[n++] = '\n';
+                q = next;
+        }
+        /* kept ends at the last content byte; buf[kept] is its line break, if there is content. */
+        if (chomp == '-')
+                n = kept;
+        else if (chomp != '+')
+                n = kept ? kept + 1 : 0;
+        buf[n] = 0;
+        if (memchr(buf, '\0', n))
+                return yerr(p, lineno, "NUL byte in block scalar");
+
+        /* Skip the table's lines that the block consumed. */
+        p->pos++;
+        while (p->pos < p->n && p->lines[p->pos].s < q)
+                p->pos++;
+        *ret = cJSON_CreateString(buf);
+        return *ret ? 0 : -ENOMEM;
+}
 
 /* A block sequence item: "-" alone or followed by a space. */
 static bool yline_is_item(const struct yline *l) { return l->s[0] == '-' && (l->len == 1 || l->s[1] == ' '); }
@@ -371,6 +469,8 @@ static int yparse_map(struct yparser *p, unsigned indent, unsigned depth, cJSON 
                 if (i == l->len || l->s[i] == '#') {
                         p->pos++;
                         r = yparse_child(p, indent, true, depth, &val);
+                } else if (l->s[i] == '|') {
+                        r = yblock(p, indent, l, l->s + i, l->len - i, &val);
                 } else {
                         unsigned lineno = l->lineno;
                         r = yscalar(p, lineno, l->s + i, l->len - i, false, &val, &used);
@@ -439,6 +539,7 @@ static int yaml_to_json(const char *text, size_t len, cJSON **ret, char *err, si
         size_t n = 0, cap = 0;
         unsigned lineno = 0;
         bool seen_content = false;
+        unsigned ended = 0;     /* the line of a "..." document end marker */
 
         for (size_t pos = 0; pos < len;) {
                 const char *s = text + pos;
@@ -448,14 +549,14 @@ static int yaml_to_json(const char *text, size_t len, cJSON **ret, char *err, si
                 lineno++;
 
                 if (memchr(s, '\0', ll))
-                        return seterr(err, errsz, "line %u: NUL byte", lineno);
+                        return errbuf_set(err, errsz, -EINVAL, "line %u: NUL byte", lineno);
                 if (ll > 0 && s[ll - 1] == '\r')
                         ll--;
                 size_t ind = 0;
                 while (ind < ll && s[ind] == ' ')
                         ind++;
                 if (ind < ll && s[ind] == '\t')
-                        return seterr(err, errsz, "line %u: tabs are not allowed in indentation", lineno);
+                        return errbuf_set(err, errsz, -EINVAL, "line %u: tabs are not allowed in indentation", lineno);
                 while (ll > ind && s[ll - 1] == ' ')
                         ll--;
                 if (ind == ll || s[ind] == '#')
@@ -463,24 +564,35 @@ static int yaml_to_json(const char *text, size_t len, cJSON **ret, char *err, si
                 /* Tabs inside quoted scalars are legal YAML, but nothing in a kubeconfig needs
                  * them; refusing them keeps the subset small. */
                 if (memchr(s + ind, '\t', ll - ind))
-                        return seterr(err, errsz, "line %u: tab characters are not supported", lineno);
+                        return errbuf_set(err, errsz, -EINVAL, "line %u: tab characters are not supported", lineno);
                 if (ind == 0 && ll >= 3 && memcmp(s, "---", 3) == 0 && (ll == 3 || s[3] == ' ')) {
                         if (seen_content)
-                                return seterr(err, errsz, "line %u: multiple documents are not supported", lineno);
+                                return errbuf_set(err, errsz, -EINVAL, "line %u: multiple documents are not supported", lineno);
                         if (ll > 3) {
                                 size_t k = 3;
                                 while (k < ll && s[k] == ' ')
                                         k++;
                                 if (k < ll && s[k] != '#')
-                                        return seterr(err, errsz, "line %u: content after '---' is not supported", lineno);
+                                        return errbuf_set(err, errsz, -EINVAL, "line %u: content after '---' is not supported", lineno);
                         }
                         seen_content = true;
                         continue;
                 }
-                if (ind == 0 && ll >= 3 && memcmp(s, "...", 3) == 0 && (ll == 3 || s[3] == ' '))
-                        return seterr(err, errsz, "line %u: document end markers are not supported", lineno);
+                /* go-yaml ends the stream with "..." after a '|+' block; only comments may follow. */
+                if (ind == 0 && ll >= 3 && memcmp(s, "...", 3) == 0 && (ll == 3 || s[3] == ' ')) {
+                        size_t k = 3;
+                        while (k < ll && s[k] == ' ')
+                                k++;
+                        if (k < ll && s[k] != '#')
+                                return errbuf_set(err, errsz, -EINVAL, "line %u: content after '...' is not supported", lineno);
+                        ended = lineno;
+                        continue;
+                }
+                if (ended)
+                        return errbuf_set(err, errsz, -EINVAL, "line %u: content after the document end marker (line %u) is not supported",
+                                          lineno, ended);
                 if (ind == 0 && s[0] == '%')
-                        return seterr(err, errsz, "line %u: directives are not supported", lineno);
+                        return errbuf_set(err, errsz, -EINVAL, "line %u: directives are not supported", lineno);
                 seen_content = true;
                 if (n == cap) {
                         size_t nc = cap ? cap * 2 : 64;
@@ -493,19 +605,19 @@ static int yaml_to_json(const char *text, size_t len, cJSON **ret, char *err, si
                 lines[n++] = (struct yline){ .lineno = lineno, .indent = (unsigned)ind, .s = s + ind, .len = ll - ind };
         }
         if (n == 0)
-                return seterr(err, errsz, "empty kubeconfig");
+                return errbuf_set(err, errsz, -EINVAL, "empty kubeconfig");
 
-        struct yparser p = { .lines = lines, .n = n, .err = err, .errsz = errsz };
+        struct yparser p = { .lines = lines, .n = n, .end = text + len, .err = err, .errsz = errsz };
         if (err && errsz)
                 err[0] = 0;
         if (lines[0].indent != 0)
-                return seterr(err, errsz, "line %u: bad indentation", lines[0].lineno);
+                return errbuf_set(err, errsz, -EINVAL, "line %u: bad indentation", lines[0].lineno);
         _cleanup_(cJSON_Deletep) cJSON *root = NULL;
         int r = yparse_node(&p, 0, 0, &root);
         if (r < 0)
                 return r;
         if (p.pos < p.n)
-                return seterr(err, errsz, "line %u: bad indentation", p.lines[p.pos].lineno);
+                return errbuf_set(err, errsz, -EINVAL, "line %u: bad indentation", p.lines[p.pos].lineno);
         *ret = TAKE_PTR(root);
         return 0;
 }
@@ -517,13 +629,13 @@ static const cJSON *find_named(const cJSON *root, const char *list, const char *
         const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, list), *it;
 
         if (arr && !cJSON_IsArray(arr) && !cJSON_IsNull(arr)) {
-                *r = seterr(err, errsz, "'%s' is not a list", list);
+                *r = errbuf_set(err, errsz, -EINVAL, "'%s' is not a list", list);
                 return NULL;
         }
         cJSON_ArrayForEach(it, arr) {
                 const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "name");
                 if (!cJSON_IsObject(it) || !cJSON_IsString(n)) {
-                        *r = seterr(err, errsz, "an entry of '%s' has no name", list);
+                        *r = errbuf_set(err, errsz, -EINVAL, "an entry of '%s' has no name", list);
                         return NULL;
                 }
                 if (!streq(n->valuestring, name))
@@ -532,17 +644,17 @@ static const cJSON *find_named(const cJSON *root, const char *list, const char *
                 if (m && cJSON_IsNull(m))
                         m = NULL;
                 if (m && !cJSON_IsObject(m)) {
-                        *r = seterr(err, errsz, "%s '%s': '%s' is not a mapping", list, name, member);
+                        *r = errbuf_set(err, errsz, -EINVAL, "%s '%s': '%s' is not a mapping", list, name, member);
                         return NULL;
                 }
                 if (!m) {
-                        *r = seterr(err, errsz, "%s '%s' has no '%s'", list, name, member);
+                        *r = errbuf_set(err, errsz, -EINVAL, "%s '%s' has no '%s'", list, name, member);
                         return NULL;
                 }
                 *r = 0;
                 return m;
         }
-        *r = seterr(err, errsz, "%s '%s' not found", list, name);
+        *r = errbuf_set(err, errsz, -EINVAL, "%s '%s' not found", list, name);
         return NULL;
 }
 
@@ -554,7 +666,7 @@ static int get_str(const cJSON *o, const char *key, const char *where, const cha
         if (!v || cJSON_IsNull(v))
                 return 0;
         if (!cJSON_IsString(v))
-                return seterr(err, errsz, "%s: '%s' must be a string", where, key);
+                return errbuf_set(err, errsz, -EINVAL, "%s: '%s' must be a string", where, key);
         *ret = v->valuestring[0] ? v->valuestring : NULL;
         return 0;
 }
@@ -578,23 +690,108 @@ static int dup_b64(const char *s, const char *where, const char *key, void **ret
                 return 0;
         int r = kubeconfig_base64_decode(s, strlen(s), ret, ret_len);
         if (r == -EINVAL)
-                return seterr(err, errsz, "%s: '%s' is not valid base64", where, key);
+                return errbuf_set(err, errsz, -EINVAL, "%s: '%s' is not valid base64", where, key);
         return r;
+}
+
+/* The cluster half of resolve(): server, CA, TLS name, insecure flag. Fills k; the caller frees
+ * it on error. */
+static int resolve_cluster(const cJSON *cl, const char *cluster, const char *base_dir, struct kubeconfig *k, char *err,
+                           size_t errsz) {
+        const char *s;
+        char where[300];
+        int r;
+
+        snprintf(where, sizeof where, "cluster '%s'", cluster);
+        if ((r = get_str(cl, "proxy-url", where, &s, err, errsz)) < 0)
+                return r;
+        if (s)
+                return errbuf_set(err, errsz, -EOPNOTSUPP, "%s: proxy-url is not supported", where);
+        if ((r = get_str(cl, "server", where, &s, err, errsz)) < 0)
+                return r;
+        if (!s)
+                return errbuf_set(err, errsz, -EINVAL, "%s has no server", where);
+        if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0)
+                return errbuf_set(err, errsz, -EINVAL, "%s: server '%s' is not an http(s) URL", where, s);
+        if (strpbrk(s, " \r\n?#"))
+                return errbuf_set(err, errsz, -EINVAL, "%s: server URL must not contain spaces, '?' or '#'", where);
+        if (!(k->server = strdup(s)))
+                return -ENOMEM;
+        for (size_t l = strlen(k->server); l > 0 && k->server[l - 1] == '/'; l--)
+                k->server[l - 1] = 0;
+
+        if ((r = get_str(cl, "certificate-authority", where, &s, err, errsz)) < 0 ||
+            (r = dup_path(base_dir, s, &k->ca_file)) < 0)
+                return r;
+        if ((r = get_str(cl, "certificate-authority-data", where, &s, err, errsz)) < 0 ||
+            (r = dup_b64(s, where, "certificate-authority-data", &k->ca_data, &k->ca_data_len, err, errsz)) < 0)
+                return r;
+        if ((r = get_str(cl, "tls-server-name", where, &s, err, errsz)) < 0)
+                return r;
+        if (s && !(k->tls_server_name = strdup(s)))
+                return -ENOMEM;
+        const cJSON *ins = cJSON_GetObjectItemCaseSensitive(cl, "insecure-skip-tls-verify");
+        if (ins && !cJSON_IsNull(ins) && !cJSON_IsBool(ins))
+                return errbuf_set(err, errsz, -EINVAL, "%s: 'insecure-skip-tls-verify' must be a boolean", where);
+        k->insecure_skip_tls_verify = cJSON_IsTrue(ins);
+        /* clientcmd refuses a CA together with the insecure flag; so do we, because it usually
+         * means someone meant to verify. */
+        if (k->insecure_skip_tls_verify && (k->ca_file || k->ca_data))
+                return errbuf_set(err, errsz, -EINVAL, "%s: a certificate authority and insecure-skip-tls-verify are mutually exclusive", where);
+        return 0;
+}
+
+/* The user half of resolve(): token, token file, client certificate and key. Fills k; the caller
+ * frees it on error. */
+static int resolve_user(const cJSON *us, const char *user, const char *base_dir, struct kubeconfig *k, char *err,
+                        size_t errsz) {
+        const char *s;
+        char where[300];
+        int r;
+
+        snprintf(where, sizeof where, "user '%s'", user);
+        static const char *const unsupported[] = { "auth-provider", "exec", "username", "password", "as",
+                                                   "as-groups", "as-uid", "as-user-extra" };
+        for (size_t i = 0; i < ELEMENTSOF(unsupported); i++) {
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(us, unsupported[i]);
+                if (v && !cJSON_IsNull(v))
+                        return errbuf_set(err, errsz, -EOPNOTSUPP, "%s: '%s' is not supported", where, unsupported[i]);
+        }
+        if ((r = get_str(us, "token", where, &s, err, errsz)) < 0)
+                return r;
+        if (s && !(k->token = strdup(s)))
+                return -ENOMEM;
+        if ((r = get_str(us, "tokenFile", where, &s, err, errsz)) < 0 ||
+            (r = dup_path(base_dir, s, &k->token_file)) < 0 ||
+            (r = get_str(us, "client-certificate", where, &s, err, errsz)) < 0 ||
+            (r = dup_path(base_dir, s, &k->client_cert_file)) < 0 ||
+            (r = get_str(us, "client-key", where, &s, err, errsz)) < 0 ||
+            (r = dup_path(base_dir, s, &k->client_key_file)) < 0 ||
+            (r = get_str(us, "client-certificate-data", where, &s, err, errsz)) < 0 ||
+            (r = dup_b64(s, where, "client-certificate-data", &k->client_cert_data, &k->client_cert_data_len, err, errsz)) < 0 ||
+            (r = get_str(us, "client-key-data", where, &s, err, errsz)) < 0 ||
+            (r = dup_b64(s, where, "client-key-data", &k->client_key_data, &k->client_key_data_len, err, errsz)) < 0)
+                return r;
+        bool have_cert = k->client_cert_file || k->client_cert_data;
+        bool have_key = k->client_key_file || k->client_key_data;
+        if (have_cert != have_key)
+                return errbuf_set(err, errsz, -EINVAL, "%s: client certificate and client key must be given together", where);
+        return 0;
 }
 
 static int resolve(const cJSON *root, const char *base_dir, struct kubeconfig *ret, char *err, size_t errsz) {
         struct kubeconfig k = {};
-        const char *ctx, *cluster, *user, *s;
+        const char *ctx, *cluster, *user;
         const cJSON *cobj, *cl, *us = NULL;
         int r;
 
         if (!cJSON_IsObject(root))
-                return seterr(err, errsz, "kubeconfig is not a mapping");
+                return errbuf_set(err, errsz, -EINVAL, "kubeconfig is not a mapping");
         r = get_str(root, "current-context", "kubeconfig", &ctx, err, errsz);
         if (r < 0)
                 return r;
         if (!ctx)
-                return seterr(err, errsz, "no current-context");
+                return errbuf_set(err, errsz, -EINVAL, "no current-context");
         cobj = find_named(root, "contexts", "context", ctx, err, errsz, &r);
         if (!cobj)
                 return r;
@@ -602,7 +799,7 @@ static int resolve(const cJSON *root, const char *base_dir, struct kubeconfig *r
             (r = get_str(cobj, "user", "context", &user, err, errsz)) < 0)
                 return r;
         if (!cluster)
-                return seterr(err, errsz, "context '%s' names no cluster", ctx);
+                return errbuf_set(err, errsz, -EINVAL, "context '%s' names no cluster", ctx);
         cl = find_named(root, "clusters", "cluster", cluster, err, errsz, &r);
         if (!cl)
                 return r;
@@ -618,96 +815,11 @@ static int resolve(const cJSON *root, const char *base_dir, struct kubeconfig *r
             (user && !(k.user_name = strdup(user))))
                 goto fail;
 
-        char where[300];
-        snprintf(where, sizeof where, "cluster '%s'", cluster);
-        if ((r = get_str(cl, "proxy-url", where, &s, err, errsz)) < 0)
+        r = resolve_cluster(cl, cluster, base_dir, &k, err, errsz);
+        if (r >= 0 && us)
+                r = resolve_user(us, user, base_dir, &k, err, errsz);
+        if (r < 0)
                 goto fail;
-        if (s) {
-                r = -EOPNOTSUPP;
-                seterr(err, errsz, "%s: proxy-url is not supported", where);
-                goto fail;
-        }
-        if ((r = get_str(cl, "server", where, &s, err, errsz)) < 0)
-                goto fail;
-        if (!s) {
-                r = seterr(err, errsz, "%s has no server", where);
-                goto fail;
-        }
-        if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0) {
-                r = seterr(err, errsz, "%s: server '%s' is not an http(s) URL", where, s);
-                goto fail;
-        }
-        if (strpbrk(s, " \r\n?#")) {
-                r = seterr(err, errsz, "%s: server URL must not contain spaces, '?' or '#'", where);
-                goto fail;
-        }
-        r = -ENOMEM;
-        if (!(k.server = strdup(s)))
-                goto fail;
-        for (size_t l = strlen(k.server); l > 0 && k.server[l - 1] == '/'; l--)
-                k.server[l - 1] = 0;
-
-        if ((r = get_str(cl, "certificate-authority", where, &s, err, errsz)) < 0 ||
-            (r = dup_path(base_dir, s, &k.ca_file)) < 0)
-                goto fail;
-        if ((r = get_str(cl, "certificate-authority-data", where, &s, err, errsz)) < 0 ||
-            (r = dup_b64(s, where, "certificate-authority-data", &k.ca_data, &k.ca_data_len, err, errsz)) < 0)
-                goto fail;
-        if ((r = get_str(cl, "tls-server-name", where, &s, err, errsz)) < 0)
-                goto fail;
-        if (s && !(k.tls_server_name = strdup(s))) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        const cJSON *ins = cJSON_GetObjectItemCaseSensitive(cl, "insecure-skip-tls-verify");
-        if (ins && !cJSON_IsNull(ins) && !cJSON_IsBool(ins)) {
-                r = seterr(err, errsz, "%s: 'insecure-skip-tls-verify' must be a boolean", where);
-                goto fail;
-        }
-        k.insecure_skip_tls_verify = cJSON_IsTrue(ins);
-        /* clientcmd refuses a CA together with the insecure flag; so do we, because it usually
-         * means someone meant to verify. */
-        if (k.insecure_skip_tls_verify && (k.ca_file || k.ca_data)) {
-                r = seterr(err, errsz, "%s: a certificate authority and insecure-skip-tls-verify are mutually exclusive", where);
-                goto fail;
-        }
-
-        if (us) {
-                snprintf(where, sizeof where, "user '%s'", user);
-                static const char *const unsupported[] = { "auth-provider", "exec", "username", "password", "as",
-                                                           "as-groups", "as-uid", "as-user-extra" };
-                for (size_t i = 0; i < ELEMENTSOF(unsupported); i++) {
-                        const cJSON *v = cJSON_GetObjectItemCaseSensitive(us, unsupported[i]);
-                        if (v && !cJSON_IsNull(v)) {
-                                seterr(err, errsz, "%s: '%s' is not supported", where, unsupported[i]);
-                                r = -EOPNOTSUPP;
-                                goto fail;
-                        }
-                }
-                if ((r = get_str(us, "token", where, &s, err, errsz)) < 0)
-                        goto fail;
-                if (s && !(k.token = strdup(s))) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                if ((r = get_str(us, "tokenFile", where, &s, err, errsz)) < 0 ||
-                    (r = dup_path(base_dir, s, &k.token_file)) < 0 ||
-                    (r = get_str(us, "client-certificate", where, &s, err, errsz)) < 0 ||
-                    (r = dup_path(base_dir, s, &k.client_cert_file)) < 0 ||
-                    (r = get_str(us, "client-key", where, &s, err, errsz)) < 0 ||
-                    (r = dup_path(base_dir, s, &k.client_key_file)) < 0 ||
-                    (r = get_str(us, "client-certificate-data", where, &s, err, errsz)) < 0 ||
-                    (r = dup_b64(s, where, "client-certificate-data", &k.client_cert_data, &k.client_cert_data_len, err, errsz)) < 0 ||
-                    (r = get_str(us, "client-key-data", where, &s, err, errsz)) < 0 ||
-                    (r = dup_b64(s, where, "client-key-data", &k.client_key_data, &k.client_key_data_len, err, errsz)) < 0)
-                        goto fail;
-                bool have_cert = k.client_cert_file || k.client_cert_data;
-                bool have_key = k.client_key_file || k.client_key_data;
-                if (have_cert != have_key) {
-                        r = seterr(err, errsz, "%s: client certificate and client key must be given together", where);
-                        goto fail;
-                }
-        }
         *ret = k;
         return 0;
 fail:
@@ -721,14 +833,14 @@ int kubeconfig_yaml_parse(const char *text, size_t len, cJSON **ret, char *err, 
         if (err && errsz)
                 err[0] = 0;
         if (memchr(text, '\0', len))
-                return seterr(err, errsz, "NUL byte in YAML");
+                return errbuf_set(err, errsz, -EINVAL, "NUL byte in YAML");
         while (i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t'))
                 i++;
         /* JSON is YAML: a flow document that starts like JSON is parsed as JSON. */
         if (i < len && (text[i] == '{' || text[i] == '[')) {
                 cJSON *j = cJSON_ParseWithLength(text, len);
                 if (!j)
-                        return seterr(err, errsz, "not valid JSON");
+                        return errbuf_set(err, errsz, -EINVAL, "not valid JSON");
                 *ret = j;
                 return 0;
         }
@@ -744,7 +856,7 @@ int kubeconfig_parse(const char *text, size_t len, const char *base_dir, struct 
         if (err && errsz)
                 err[0] = 0;
         if (!text)
-                return seterr(err, errsz, "no kubeconfig text");
+                return errbuf_set(err, errsz, -EINVAL, "no kubeconfig text");
         if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
                 text += 3;
                 len -= 3;
@@ -754,19 +866,19 @@ int kubeconfig_parse(const char *text, size_t len, const char *base_dir, struct 
         if (i < len && text[i] == '{') {
                 const char *end = NULL;
                 if (memchr(text, '\0', len))
-                        return seterr(err, errsz, "NUL byte in JSON kubeconfig");
+                        return errbuf_set(err, errsz, -EINVAL, "NUL byte in JSON kubeconfig");
                 root = cJSON_ParseWithLengthOpts(text, len, &end, false);
                 if (!root) {
                         size_t off = end ? (size_t)(end - text) : 0;
                         unsigned line = 1;
                         for (size_t k = 0; k < off && k < len; k++)
                                 line += text[k] == '\n';
-                        return seterr(err, errsz, "line %u: invalid JSON", line);
+                        return errbuf_set(err, errsz, -EINVAL, "line %u: invalid JSON", line);
                 }
                 while (end && (size_t)(end - text) < len && strchr(" \t\r\n", *end))
                         end++;
                 if (end && (size_t)(end - text) < len)
-                        return seterr(err, errsz, "trailing data after JSON kubeconfig");
+                        return errbuf_set(err, errsz, -EINVAL, "trailing data after JSON kubeconfig");
         } else {
                 r = yaml_to_json(text, len, &root, err, errsz);
                 if (r < 0)
@@ -785,37 +897,17 @@ int kubeconfig_load(const char *path, struct kubeconfig *ret, char *err, size_t 
         if (err && errsz)
                 err[0] = 0;
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) {
-                r = -errno;
-                if (err && errsz)
-                        snprintf(err, errsz, "cannot open kubeconfig '%s': %s", path, strerror(-r));
-                return r;
-        }
+        if (fd < 0)
+                return errbuf_set(err, errsz, -errno, "cannot open kubeconfig '%s': %s", path, strerror(errno));
         if (fstat(fd, &st) < 0)
                 return -errno;
-        if (!S_ISREG(st.st_mode) || st.st_size > KUBECONFIG_MAX_SIZE) {
-                if (err && errsz)
-                        snprintf(err, errsz, "kubeconfig '%s' is not a regular file of at most 4 MiB", path);
-                return -EINVAL;
-        }
-        buf = malloc((size_t)st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        while (n < (size_t)st.st_size) {
-                ssize_t k = read(fd, buf + n, (size_t)st.st_size - n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0) {
-                        r = -errno;
-                        if (err && errsz)
-                                snprintf(err, errsz, "cannot read kubeconfig '%s': %s", path, strerror(-r));
-                        return r;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t)k;
-        }
-        buf[n] = 0;
+        if (!S_ISREG(st.st_mode) || st.st_size > KUBECONFIG_MAX_SIZE)
+                return errbuf_set(err, errsz, -EINVAL, "kubeconfig '%s' is not a regular file of at most 4 MiB", path);
+        r = fileio_read_all(fd, KUBECONFIG_MAX_SIZE, &buf, &n);
+        if (r == -EFBIG)
+                return errbuf_set(err, errsz, -EINVAL, "kubeconfig '%s' is not a regular file of at most 4 MiB", path);
+        if (r < 0)
+                return errbuf_set(err, errsz, r, "cannot read kubeconfig '%s': %s", path, strerror(-r));
 
         const char *slash = strrchr(path, '/');
         dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");

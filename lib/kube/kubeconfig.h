@@ -5,10 +5,12 @@
  *
  * Accepted syntax: JSON (cJSON), or a strict YAML subset: block mappings and block sequences
  * (2+ space indentation, "- " items), plain / 'single' / "double" quoted scalars, full-line and
- * trailing "# comments", an optional leading "---", and the empty flow collections "{}" and "[]".
- * Everything else (tabs in indentation, anchors/aliases, tags, flow collections with content,
- * block scalars "|"/">", multi-line scalars, duplicate keys, several documents) is rejected
- * with an error message naming the line.
+ * trailing "# comments", an optional leading "---", the empty flow collections "{}" and "[]",
+ * literal block scalars ("|", "|-", "|+", with an optional indentation indicator) as mapping
+ * values, and a final "..." (go-yaml v2 writes both for a token that ends in a newline).
+ * Everything else (tabs, anchors/aliases, tags, flow collections with content, folded ">"
+ * scalars, multi-line plain or quoted scalars, duplicate keys, several documents, content after
+ * "...") is rejected with an error message naming the line.
  *
  * Resolution: current-context → contexts[name].context.{cluster,user} → clusters[] and users[]
  * (a context without a user is allowed: no credentials). Unknown keys are ignored, as clientcmd

@@ -6,15 +6,18 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rules/config.h"
+#include "base/env.h"
+#include "base/fileio.h"
+#include "base/idname.h"
 #include "base/log.h"
 #include "base/macro.h"
 
@@ -585,16 +588,6 @@ struct raw {
         char srcbuf[F_MAX][64];
 };
 
-static const char *env_lookup(char *const *envp, const char *name) {
-        size_t n = strlen(name);
-        if (!envp || !name)
-                return NULL;
-        for (char *const *e = envp; *e; e++)
-                if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-                        return *e + n + 1;
-        return NULL;
-}
-
 static int find_long(const char *name, size_t len) {
         for (int i = 0; i < F_MAX; i++)
                 if (strlen(flags[i].name) == len && strncmp(flags[i].name, name, len) == 0)
@@ -698,7 +691,7 @@ static void apply_env(struct raw *raw, char *const *envp) {
                 if (raw->cli[id])
                         continue;
                 for (int k = 0; k < 2; k++) {
-                        const char *v = names[k] ? env_lookup(envp, names[k]) : NULL;
+                        const char *v = names[k] ? env_get(envp, names[k]) : NULL;
                         if (v) {
                                 raw->val[id] = v;
                                 raw->src[id] = names[k];
@@ -807,47 +800,36 @@ static int conv_u32(const struct raw *raw, int id, uint32_t *ret, struct config_
         return 0;
 }
 
-int config_parse(struct capture_config *c, int argc, char *const *argv, char *const *envp, bool *ret_help,
-                 struct config_error *err) {
-        struct raw raw = {};
-        const char *v;
-        bool b = false;
-        int r;
-
-        if (err)
-                *err = (struct config_error){};
-        r = parse_argv(&raw, argc, argv, err);
-        if (r < 0)
-                return r;
-        apply_env(&raw, envp);
-
-        if (raw.val[F_HELP] && conv_bool(&raw, F_HELP, &b, err) == 0 && b) {
-                *ret_help = true;
-                return 0;
-        }
-        *ret_help = false;
-
-        /* Values whose syntax pflag itself checks: a bad one on the command line is exit 255. */
-        if (raw.val[F_PROBE_PORT] && parse_uint16_base0(raw.val[F_PROBE_PORT], &c->probe_port) < 0)
-                return fail(err, kind_of(&raw, F_PROBE_PORT), "invalid argument \"%s\" for %s: must be a port number 0-65535",
-                            raw.val[F_PROBE_PORT], raw.src[F_PROBE_PORT]);
-        if (raw.val[F_PROBE_TIMEOUT] && config_parse_duration_usec(raw.val[F_PROBE_TIMEOUT], &c->probe_timeout_usec) < 0)
-                return fail(err, kind_of(&raw, F_PROBE_TIMEOUT),
+/* Convert, part 1: the values whose syntax pflag itself checks (a bad one on the command line is
+ * a cobra error, exit 255). */
+static int convert_pflag(const struct raw *raw, struct capture_config *c, struct config_error *err) {
+        if (raw->val[F_PROBE_PORT] && parse_uint16_base0(raw->val[F_PROBE_PORT], &c->probe_port) < 0)
+                return fail(err, kind_of(raw, F_PROBE_PORT), "invalid argument \"%s\" for %s: must be a port number 0-65535",
+                            raw->val[F_PROBE_PORT], raw->src[F_PROBE_PORT]);
+        if (raw->val[F_PROBE_TIMEOUT] && config_parse_duration_usec(raw->val[F_PROBE_TIMEOUT], &c->probe_timeout_usec) < 0)
+                return fail(err, kind_of(raw, F_PROBE_TIMEOUT),
                             "invalid argument \"%s\" for %s: must be a duration such as 5s or 500ms",
-                            raw.val[F_PROBE_TIMEOUT], raw.src[F_PROBE_TIMEOUT]);
-        if (raw.val[F_VKLOG]) {
+                            raw->val[F_PROBE_TIMEOUT], raw->src[F_PROBE_TIMEOUT]);
+        if (raw->val[F_VKLOG]) {
                 uint64_t x;
-                if (parse_decimal_u64(raw.val[F_VKLOG], INT_MAX, &x) < 0)
-                        return fail(err, CONFIG_ERR_CMDLINE, "invalid argument \"%s\" for --vklog", raw.val[F_VKLOG]);
+                if (parse_decimal_u64(raw->val[F_VKLOG], INT_MAX, &x) < 0)
+                        return fail(err, CONFIG_ERR_CMDLINE, "invalid argument \"%s\" for --vklog", raw->val[F_VKLOG]);
         }
-        if (raw.val[F_LOG_OUTPUT_LEVEL]) {
+        if (raw->val[F_LOG_OUTPUT_LEVEL]) {
                 enum log_level lvl;
-                if (log_parse_level(raw.val[F_LOG_OUTPUT_LEVEL], &lvl) < 0)
+                if (log_parse_level(raw->val[F_LOG_OUTPUT_LEVEL], &lvl) < 0)
                         return fail(err, CONFIG_ERR_CMDLINE,
                                     "invalid --log_output_level \"%s\": expected LEVEL or SCOPE:LEVEL,… with LEVEL one of debug, info, warn, error, none",
-                                    raw.val[F_LOG_OUTPUT_LEVEL]);
+                                    raw->val[F_LOG_OUTPUT_LEVEL]);
                 c->log_level = lvl;
         }
+        return 0;
+}
+
+/* Convert, part 2: every flag with an environment variable, in Istio's order of checks. */
+static int convert_values(struct raw *raw, struct capture_config *c, struct config_error *err) {
+        const char *v;
+        int r;
 
         static const struct { int id; size_t off; } bools[] = {
                 { F_DRY_RUN, offsetof(struct capture_config, dry_run) },
@@ -865,25 +847,25 @@ int config_parse(struct capture_config *c, int argc, char *const *argv, char *co
                 { F_LOG_AS_JSON, offsetof(struct capture_config, log_as_json) },
         };
         for (size_t i = 0; i < ELEMENTSOF(bools); i++) {
-                r = conv_bool(&raw, bools[i].id, (bool *)((char *)c + bools[i].off), err);
+                r = conv_bool(raw, bools[i].id, (bool *)((char *)c + bools[i].off), err);
                 if (r < 0)
                         return r;
         }
 
-        if ((r = conv_port(&raw, F_ENVOY_PORT, &c->proxy_port, err)) < 0 ||
-            (r = conv_port(&raw, F_INBOUND_CAPTURE_PORT, &c->inbound_capture_port, err)) < 0 ||
-            (r = conv_port(&raw, F_INBOUND_TUNNEL_PORT, &c->inbound_tunnel_port, err)) < 0)
+        if ((r = conv_port(raw, F_ENVOY_PORT, &c->proxy_port, err)) < 0 ||
+            (r = conv_port(raw, F_INBOUND_CAPTURE_PORT, &c->inbound_capture_port, err)) < 0 ||
+            (r = conv_port(raw, F_INBOUND_TUNNEL_PORT, &c->inbound_tunnel_port, err)) < 0)
                 return r;
 
         /* An empty -u/-g means "derive it" (§1 step 3); config_fill_environment() does that. */
-        if ((v = raw.val[F_PROXY_UID]) && (r = conv_owner_list(v, raw.src[F_PROXY_UID], &c->proxy_uid, err)) < 0)
+        if ((v = raw->val[F_PROXY_UID]) && (r = conv_owner_list(v, raw->src[F_PROXY_UID], &c->proxy_uid, err)) < 0)
                 return r;
-        if ((v = raw.val[F_PROXY_GID]) && (r = conv_owner_list(v, raw.src[F_PROXY_GID], &c->proxy_gid, err)) < 0)
+        if ((v = raw->val[F_PROXY_GID]) && (r = conv_owner_list(v, raw->src[F_PROXY_GID], &c->proxy_gid, err)) < 0)
                 return r;
 
         /* Istio treats anything but exactly "TPROXY" as REDIRECT; a typo such as "tproxy" then
          * silently selects the other mode, so we reject unknown modes (DECISION). */
-        if ((v = raw.val[F_MODE])) {
+        if ((v = raw->val[F_MODE])) {
                 if (streq(v, "TPROXY"))
                         c->tproxy = true;
                 else if (streq(v, "REDIRECT") || streq(v, ""))
@@ -891,35 +873,35 @@ int config_parse(struct capture_config *c, int argc, char *const *argv, char *co
                 else
                         return fail(err, CONFIG_ERR_CONFIG,
                                     "invalid interception mode \"%s\" for %s: must be REDIRECT or TPROXY (case-sensitive)",
-                                    v, raw.src[F_MODE]);
+                                    v, raw->src[F_MODE]);
         }
 
-        if ((v = raw.val[F_INBOUND_PORTS])) {
+        if ((v = raw->val[F_INBOUND_PORTS])) {
                 if (streq(v, "*"))
                         c->inbound_all = true;
-                else if ((r = conv_port_list(&raw, F_INBOUND_PORTS, &c->inbound_ports, err)) < 0)
+                else if ((r = conv_port_list(raw, F_INBOUND_PORTS, &c->inbound_ports, err)) < 0)
                         return r;
         }
-        if ((r = conv_port_list(&raw, F_LOCAL_EXCLUDE_PORTS, &c->inbound_exclude_ports, err)) < 0 ||
-            (r = conv_port_list(&raw, F_OUTBOUND_PORTS, &c->outbound_ports, err)) < 0 ||
-            (r = conv_port_list(&raw, F_OUTBOUND_PORTS_EXCLUDE, &c->outbound_exclude_ports, err)) < 0 ||
-            (r = conv_iface_list(&raw, F_EXCLUDE_INTERFACES, &c->exclude_ifaces, err)) < 0 ||
-            (r = conv_iface_list(&raw, F_KUBE_VIRT_INTERFACES, &c->virt_ifaces, err)) < 0 ||
-            (r = conv_cidrs(&raw, F_SERVICE_EXCLUDE_CIDR, false, NULL, c->exclude, err)) < 0 ||
-            (r = conv_cidrs(&raw, F_SERVICE_CIDR, true, &c->include_all, c->include, err)) < 0 ||
-            (r = conv_u32(&raw, F_TPROXY_MARK, &c->tproxy_mark, err)) < 0 ||
-            (r = conv_u32(&raw, F_TPROXY_ROUTE_TABLE, &c->tproxy_route_table, err)) < 0)
+        if ((r = conv_port_list(raw, F_LOCAL_EXCLUDE_PORTS, &c->inbound_exclude_ports, err)) < 0 ||
+            (r = conv_port_list(raw, F_OUTBOUND_PORTS, &c->outbound_ports, err)) < 0 ||
+            (r = conv_port_list(raw, F_OUTBOUND_PORTS_EXCLUDE, &c->outbound_exclude_ports, err)) < 0 ||
+            (r = conv_iface_list(raw, F_EXCLUDE_INTERFACES, &c->exclude_ifaces, err)) < 0 ||
+            (r = conv_iface_list(raw, F_KUBE_VIRT_INTERFACES, &c->virt_ifaces, err)) < 0 ||
+            (r = conv_cidrs(raw, F_SERVICE_EXCLUDE_CIDR, false, NULL, c->exclude, err)) < 0 ||
+            (r = conv_cidrs(raw, F_SERVICE_CIDR, true, &c->include_all, c->include, err)) < 0 ||
+            (r = conv_u32(raw, F_TPROXY_MARK, &c->tproxy_mark, err)) < 0 ||
+            (r = conv_u32(raw, F_TPROXY_ROUTE_TABLE, &c->tproxy_route_table, err)) < 0)
                 return r;
 
         config_update_derived(c);
 
-        if ((v = raw.val[F_NETWORK_NAMESPACE])) {
+        if ((v = raw->val[F_NETWORK_NAMESPACE])) {
                 free(c->network_namespace);
                 c->network_namespace = strdup(v);
                 if (!c->network_namespace)
                         return -ENOMEM;
         }
-        if ((v = raw.val[F_FORCE_IPTABLES_BINARY])) {
+        if ((v = raw->val[F_FORCE_IPTABLES_BINARY])) {
                 if (streq(v, ""))
                         c->force_binary = CONFIG_FORCE_NONE;
                 else if (streq(v, "legacy"))
@@ -929,20 +911,27 @@ int config_parse(struct capture_config *c, int argc, char *const *argv, char *co
                 else
                         return fail(err, CONFIG_ERR_CONFIG,
                                     "invalid FORCE_IPTABLES_BINARY value \"%s\" (%s): must be \"\", \"legacy\" or \"nft\"", v,
-                                    raw.src[F_FORCE_IPTABLES_BINARY]);
+                                    raw->src[F_FORCE_IPTABLES_BINARY]);
         }
+        return 0;
+}
+
+/* Convert, part 3: the inputs read from the environment only (§1 step 3). */
+static int convert_env_only(char *const *envp, struct capture_config *c, struct config_error *err) {
+        const char *v;
+        int r;
 
         /* Env-only inputs (§1 step 3): set-but-empty is the empty string, not the default. */
-        if ((v = env_lookup(envp, "ISTIO_OUTBOUND_OWNER_GROUPS"))) {
+        if ((v = env_get(envp, "ISTIO_OUTBOUND_OWNER_GROUPS"))) {
                 c->owner_groups_all = streq(v, "*");
                 if (!c->owner_groups_all &&
                     (r = conv_owner_list(v, "ISTIO_OUTBOUND_OWNER_GROUPS", &c->owner_groups_include, err)) < 0)
                         return r;
         }
-        if ((v = env_lookup(envp, "ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE")) &&
+        if ((v = env_get(envp, "ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE")) &&
             (r = conv_owner_list(v, "ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE", &c->owner_groups_exclude, err)) < 0)
                 return r;
-        if ((v = env_lookup(envp, "ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR"))) {
+        if ((v = env_get(envp, "ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR"))) {
                 struct netaddr_cidr lb;
                 if (netaddr_parse_cidr(v, &lb) < 0 || lb.ip.family != AF_INET || !netaddr_ip_is_loopback(&lb.ip) ||
                     lb.prefixlen < 8)
@@ -951,6 +940,32 @@ int config_parse(struct capture_config *c, int argc, char *const *argv, char *co
                                     v);
                 c->loopback4 = lb;
         }
+        return 0;
+}
+
+/* Collect (argv, then the environment under it) | convert. */
+int config_parse(struct capture_config *c, int argc, char *const *argv, char *const *envp, bool *ret_help,
+                 struct config_error *err) {
+        struct raw raw = {};
+        bool b = false;
+        int r;
+
+        if (err)
+                *err = (struct config_error){};
+        r = parse_argv(&raw, argc, argv, err);
+        if (r < 0)
+                return r;
+        apply_env(&raw, envp);
+
+        if (raw.val[F_HELP] && conv_bool(&raw, F_HELP, &b, err) == 0 && b) {
+                *ret_help = true;
+                return 0;
+        }
+        *ret_help = false;
+
+        if ((r = convert_pflag(&raw, c, err)) < 0 || (r = convert_values(&raw, c, err)) < 0 ||
+            (r = convert_env_only(envp, c, err)) < 0)
+                return r;
         return 0;
 }
 
@@ -1027,49 +1042,17 @@ static int detect_host_ip(struct capture_config *c, struct config_error *err) {
         return 0;
 }
 
-static int read_file(const char *path, char **ret) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        _cleanup_free_ char *buf = NULL;
-        size_t n = 0, cap = 0;
-
-        if (!f)
-                return -errno;
-        for (;;) {
-                if (n + 4096 + 1 > cap) {
-                        char *nb;
-                        cap = cap ? cap * 2 : 8192;
-                        if (cap > (1u << 20))
-                                return -EFBIG;
-                        nb = realloc(buf, cap);
-                        if (!nb)
-                                return -ENOMEM;
-                        buf = nb;
-                }
-                size_t k = fread(buf + n, 1, 4096, f);
-                n += k;
-                if (k < 4096) {
-                        if (ferror(f))
-                                return -EIO;
-                        break;
-                }
-        }
-        buf[n] = 0;
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
 int config_fill_environment(struct capture_config *c, const char *resolv_conf_path, struct config_error *err) {
         int r;
 
         if (c->proxy_uid.n == 0) {
                 const char *user = getenv("ENVOY_USER");
-                struct passwd pw, *res = NULL;
-                char buf[4096];
                 struct config_owner o = { .id = 1337 };
+                uint32_t id;
                 if (!user || !*user)
                         user = "istio-proxy";
-                if (getpwnam_r(user, &pw, buf, sizeof buf, &res) == 0 && res)
-                        o.id = (uint32_t)res->pw_uid;
+                if (idname_lookup(user, false, &id) == 0)
+                        o.id = id;
                 c->proxy_uid.v = malloc(sizeof o);
                 if (!c->proxy_uid.v)
                         return -ENOMEM;
@@ -1091,7 +1074,8 @@ int config_fill_environment(struct capture_config *c, const char *resolv_conf_pa
 
         if (c->redirect_dns && !c->capture_all_dns) {
                 _cleanup_free_ char *text = NULL;
-                r = read_file(resolv_conf_path, &text);
+                _cleanup_close_ int fd = open(resolv_conf_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                r = fd < 0 ? -errno : fileio_read_all(fd, 1u << 20, &text, NULL);
                 if (r < 0) {
                         fail(err, CONFIG_ERR_CONFIG, "failed to load %s: %s", resolv_conf_path, strerror(-r));
                         return r;

@@ -277,13 +277,11 @@ static void build_dns(struct builder *b) {
         }
 }
 
-static void build(struct builder *b) {
+/* §3.1 steps 1–7: excluded and KubeVirt interfaces, conntrack-INVALID, the fixed redirect chains. */
+static void build_head(struct builder *b) {
         const struct capture_config *c = b->c;
         bool T = c->tproxy, nft = b->nft;
-        uint32_t M = c->tproxy_mark;
         uint16_t P = c->proxy_port, Z = c->inbound_capture_port, E = c->inbound_tunnel_port;
-        bool inbound = c->inbound_all || c->inbound_ports.n > 0;
-        enum rules_table intbl = T ? RULES_TABLE_MANGLE : RULES_TABLE_NAT;
 
         /* 1, 1′: excluded interfaces are never captured. */
         for (size_t i = 0; i < c->exclude_ifaces.n; i++) {
@@ -311,52 +309,66 @@ static void build(struct builder *b) {
         ADD(BOTH, NAT, ISTIO_INBOUND, t_return(), m_proto(TCP), m_dport(TCP, E, false));
         ADD(BOTH, NAT, ISTIO_REDIRECT, t_redirect(P, false), m_proto(TCP));
         ADD(BOTH, NAT, ISTIO_IN_REDIRECT, t_redirect(Z, false), m_proto(TCP));
+}
 
-        if (inbound) {
-                /* 8, 9 */
-                if (T) {
-                        ADD0(BOTH, MANGLE, ISTIO_DIVERT, t_mark(M));
-                        ADD0(BOTH, MANGLE, ISTIO_DIVERT, t_accept());
-                        FOREACH_VERSION(f) {
-                                if (nft)
-                                        ADD(f, MANGLE, ISTIO_TPROXY, t_tproxy(Z, M), m_proto(TCP), m_dst(lb_for(b, f), true));
-                                else
-                                        ADD(f, MANGLE, ISTIO_TPROXY, t_tproxy(Z, M), m_dst(lb_for(b, f), true), m_proto(TCP));
-                        }
-                }
-                /* 10 */
-                emit(b, BOTH, intbl, RULES_CHAIN_PREROUTING, 0, t_jump(RULES_CHAIN_ISTIO_INBOUND), 1, M(m_proto(TCP)));
-                if (c->inbound_all) {
-                        /* 11: -d is only honoured with -b '*' (quirk 12). */
-                        for (size_t i = 0; i < c->inbound_exclude_ports.n; i++)
-                                emit(b, BOTH, intbl, RULES_CHAIN_ISTIO_INBOUND, 0, t_return(), 2,
-                                     M(m_proto(TCP), m_dport(TCP, c->inbound_exclude_ports.v[i], false)));
-                        /* 12, 12′ */
-                        if (T) {
-                                ADD(BOTH, MANGLE, ISTIO_INBOUND, t_jump(RULES_CHAIN_ISTIO_DIVERT), m_proto(TCP),
-                                    m_ct(RULES_CTSTATE_RELATED | RULES_CTSTATE_ESTABLISHED));
-                                ADD(BOTH, MANGLE, ISTIO_INBOUND, t_jump(RULES_CHAIN_ISTIO_TPROXY), m_proto(TCP));
-                        } else
-                                ADD(BOTH, NAT, ISTIO_INBOUND, t_jump(RULES_CHAIN_ISTIO_IN_REDIRECT), m_proto(TCP));
-                } else {
-                        /* 13, 13′ */
-                        for (size_t i = 0; i < c->inbound_ports.n; i++) {
-                                uint16_t B = c->inbound_ports.v[i];
-                                if (T) {
-                                        if (nft)
-                                                ADD(BOTH, MANGLE, ISTIO_INBOUND, t_jump(RULES_CHAIN_ISTIO_DIVERT), m_proto(TCP),
-                                                    m_ct(RULES_CTSTATE_RELATED | RULES_CTSTATE_ESTABLISHED), m_dport(TCP, B, false));
-                                        else
-                                                ADD(BOTH, MANGLE, ISTIO_INBOUND, t_jump(RULES_CHAIN_ISTIO_DIVERT), m_proto(TCP),
-                                                    m_dport(TCP, B, false), m_ct(RULES_CTSTATE_RELATED | RULES_CTSTATE_ESTABLISHED));
-                                        ADD(BOTH, MANGLE, ISTIO_INBOUND, t_jump(RULES_CHAIN_ISTIO_TPROXY), m_proto(TCP),
-                                            m_dport(TCP, B, false));
-                                } else
-                                        ADD(BOTH, NAT, ISTIO_INBOUND, t_jump(RULES_CHAIN_ISTIO_IN_REDIRECT), m_proto(TCP),
-                                            m_dport(TCP, B, false));
-                        }
+/* §3.1 steps 8–13: inbound capture (-b), by REDIRECT or TPROXY. */
+static void build_inbound(struct builder *b) {
+        const struct capture_config *c = b->c;
+        bool T = c->tproxy, nft = b->nft;
+        uint32_t M = c->tproxy_mark;
+        uint16_t Z = c->inbound_capture_port;
+        enum rules_table intbl = T ? RULES_TABLE_MANGLE : RULES_TABLE_NAT;
+
+        /* 8, 9 */
+        if (T) {
+                ADD0(BOTH, MANGLE, ISTIO_DIVERT, t_mark(M));
+                ADD0(BOTH, MANGLE, ISTIO_DIVERT, t_accept());
+                FOREACH_VERSION(f) {
+                        if (nft)
+                                ADD(f, MANGLE, ISTIO_TPROXY, t_tproxy(Z, M), m_proto(TCP), m_dst(lb_for(b, f), true));
+                        else
+                                ADD(f, MANGLE, ISTIO_TPROXY, t_tproxy(Z, M), m_dst(lb_for(b, f), true), m_proto(TCP));
                 }
         }
+        /* 10 */
+        emit(b, BOTH, intbl, RULES_CHAIN_PREROUTING, 0, t_jump(RULES_CHAIN_ISTIO_INBOUND), 1, M(m_proto(TCP)));
+        if (c->inbound_all) {
+                /* 11: -d is only honoured with -b '*' (quirk 12). */
+                for (size_t i = 0; i < c->inbound_exclude_ports.n; i++)
+                        emit(b, BOTH, intbl, RULES_CHAIN_ISTIO_INBOUND, 0, t_return(), 2,
+                             M(m_proto(TCP), m_dport(TCP, c->inbound_exclude_ports.v[i], false)));
+                /* 12, 12′ */
+                if (T) {
+                        ADD(BOTH, MANGLE, ISTIO_INBOUND, t_jump(RULES_CHAIN_ISTIO_DIVERT), m_proto(TCP),
+                            m_ct(RULES_CTSTATE_RELATED | RULES_CTSTATE_ESTABLISHED));
+                        ADD(BOTH, MANGLE, ISTIO_INBOUND, t_jump(RULES_CHAIN_ISTIO_TPROXY), m_proto(TCP));
+                } else
+                        ADD(BOTH, NAT, ISTIO_INBOUND, t_jump(RULES_CHAIN_ISTIO_IN_REDIRECT), m_proto(TCP));
+        } else {
+                /* 13, 13′ */
+                for (size_t i = 0; i < c->inbound_ports.n; i++) {
+                        uint16_t B = c->inbound_ports.v[i];
+                        if (T) {
+                                if (nft)
+                                        ADD(BOTH, MANGLE, ISTIO_INBOUND, t_jump(RULES_CHAIN_ISTIO_DIVERT), m_proto(TCP),
+                                            m_ct(RULES_CTSTATE_RELATED | RULES_CTSTATE_ESTABLISHED), m_dport(TCP, B, false));
+                                else
+                                        ADD(BOTH, MANGLE, ISTIO_INBOUND, t_jump(RULES_CHAIN_ISTIO_DIVERT), m_proto(TCP),
+                                            m_dport(TCP, B, false), m_ct(RULES_CTSTATE_RELATED | RULES_CTSTATE_ESTABLISHED));
+                                ADD(BOTH, MANGLE, ISTIO_INBOUND, t_jump(RULES_CHAIN_ISTIO_TPROXY), m_proto(TCP),
+                                    m_dport(TCP, B, false));
+                        } else
+                                ADD(BOTH, NAT, ISTIO_INBOUND, t_jump(RULES_CHAIN_ISTIO_IN_REDIRECT), m_proto(TCP),
+                                    m_dport(TCP, B, false));
+                }
+        }
+}
+
+/* §3.1 steps 14–19: the OUTPUT jump and what returns early (excluded ports, Envoy's passthrough,
+ * the proxy's own uid/gid, the owner-group filter). */
+static void build_outbound_returns(struct builder *b) {
+        const struct capture_config *c = b->c;
+        bool nft = b->nft;
 
         /* 14 */
         ADD0(BOTH, NAT, OUTPUT, t_jump(RULES_CHAIN_ISTIO_OUTPUT));
@@ -396,9 +408,13 @@ static void build(struct builder *b) {
                         m[i] = m_gid(&c->owner_groups_include.v[i], true);
                 emit(b, BOTH, RULES_TABLE_NAT, RULES_CHAIN_ISTIO_OUTPUT, 0, t_return(), (unsigned)n, m);
         }
-        /* 20 */
-        if (b->rs->dns_on)
-                build_dns(b);
+}
+
+/* §3.1 steps 21–24: localhost and excluded destinations return; ports and destinations redirect. */
+static void build_outbound_redirect(struct builder *b) {
+        const struct capture_config *c = b->c;
+        bool nft = b->nft;
+
         /* 21: localhost is never captured. */
         FOREACH_VERSION(f)
                 ADD(f, NAT, ISTIO_OUTPUT, t_return(), m_dst(lb_for(b, f), false));
@@ -436,10 +452,14 @@ static void build(struct builder *b) {
                                             m_dst(C, false));
                                 ADD(fam, NAT, ISTIO_OUTPUT, t_jump(RULES_CHAIN_ISTIO_REDIRECT), m_dst(C, false));
                         }
+}
 
-        /* 25–31: TPROXY marks (regardless of -b, quirk 9). */
-        if (!T)
-                return;
+/* §3.1 steps 25–31: TPROXY marks (regardless of -b, quirk 9). */
+static void build_tproxy_marks(struct builder *b) {
+        const struct capture_config *c = b->c;
+        bool nft = b->nft;
+        uint32_t M = c->tproxy_mark;
+
         ADD(BOTH, MANGLE, PREROUTING, (struct rules_target){ .kind = RULES_TARGET_CONNMARK_SAVE }, m_proto(TCP), m_mark(M, false));
         if (nft)
                 ADD(BOTH, MANGLE, OUTPUT, t_return(), m_oif("lo"), m_proto(TCP), m_mark(M, false));
@@ -470,6 +490,24 @@ static void build(struct builder *b) {
                 INS(BOTH, MANGLE, ISTIO_INBOUND, 3, t_return(), m_iif("lo"), m_proto(TCP), m_mark(1338, true));
         else
                 INS(BOTH, MANGLE, ISTIO_INBOUND, 3, t_return(), m_proto(TCP), m_iif("lo"), m_mark(1338, true));
+}
+
+/* The spec's step order is the rule order: each group appends after the previous one. */
+static void build(struct builder *b) {
+        const struct capture_config *c = b->c;
+
+        build_head(b);
+        if (c->inbound_all || c->inbound_ports.n > 0)
+                build_inbound(b);
+        build_outbound_returns(b);
+        if (b->r < 0)
+                return;
+        /* 20 */
+        if (b->rs->dns_on)
+                build_dns(b);
+        build_outbound_redirect(b);
+        if (c->tproxy)
+                build_tproxy_marks(b);
 }
 
 int rules_build(const struct capture_config *c, enum rules_flavor flavor, struct ruleset **ret) {

@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "kube/kubeconfig.h"
 #include "base/macro.h"
 
@@ -188,7 +190,15 @@ static const struct bad_case {
         { "tag", "current-context: !!str x\n", -EINVAL, "line 1: tags" },
         { "flow map", "current-context: x\nusers: {a: 1}\n", -EINVAL, "line 2: flow" },
         { "flow seq", "current-context: x\nusers: [a]\n", -EINVAL, "line 2: flow" },
-        { "block scalar", "current-context: |\n  x\n", -EINVAL, "line 1: block scalars" },
+        { "folded scalar", "current-context: >\n  x\n", -EINVAL, "line 1: folded block scalars" },
+        { "folded keep", "a: 1\ncurrent-context: >+\n  x\n", -EINVAL, "line 2: folded block scalars" },
+        { "block scalar key", "|\n  x\n", -EINVAL, "line 1: block scalars are only supported as a mapping value" },
+        { "block scalar item", "a:\n- |\n  x\n", -EINVAL, "line 2: block scalars are only supported" },
+        { "bad block header", "current-context: |x\n  x\n", -EINVAL, "line 1: bad block scalar header" },
+        { "block header junk", "current-context: |- x\n  x\n", -EINVAL, "line 1: unexpected characters" },
+        { "block bad indent", "a:\n  b: |\n     x\n    c: 1\n", -EINVAL, "line 4: bad indentation" },
+        { "after doc end", "a: 1\n...\nb: 2\n", -EINVAL, "line 3: content after the document end marker (line 2)" },
+        { "doc end junk", "a: 1\n... x\n", -EINVAL, "line 2: content after '...'" },
         { "multi-line plain", "current-context: x\n  y\n", -EINVAL, "line 2: bad indentation" },
         { "bad indent", "a:\n    b: 1\n  c: 2\n", -EINVAL, "line 3: bad indentation" },
         { "duplicate key", "current-context: a\ncurrent-context: b\n", -EINVAL, "line 2: duplicate key" },
@@ -207,6 +217,42 @@ static const struct bad_case {
         { "directive", "%YAML 1.2\n---\na: b\n", -EINVAL, "line 1: directives" },
         { "nul", "current-context: a\0\n", -EINVAL, "NUL" },
 };
+
+/* Literal block scalars (YAML 1.1 §9.2 as go-yaml v2 writes them): chomping, an indentation
+ * indicator, and content lines that look like comments, keys or markers. */
+static const struct {
+        const char *text, *want;
+} block_cases[] = {
+        { "a:\n  t: |\n    abc\n", "abc\n" },
+        { "a:\n  t: |-\n    abc\n", "abc" },
+        { "a:\n  t: |+\n    abc\n\n\n...\n", "abc\n\n\n" },
+        { "a:\n  t: |\n    abc\n\n\nb: 1\n", "abc\n" },
+        { "a:\n  t: |-\n    a\n\n    b\n  u: x\n", "a\n\nb" },
+        { "t: |2\n   lead\n  x\n", " lead\nx\n" },
+        { "t: |+2\n\n  x\n\n", "\nx\n\n" },
+        { "t: |\n  # not a comment\n  k: v\n  - i\n# a comment\n", "# not a comment\nk: v\n- i\n" },
+        { "t: |   # header comment\n  x  \n", "x  \n" },
+        { "t: |\r\n  x\r\n", "x\n" },
+        { "t: |\nu: 1\n", "" },
+        { "t: |+\n\n\nu: 1\n", "\n\n" },
+        { "t: |\n  x", "x\n" },
+        { "t: |-\n    a\n      b\n    c\n", "a\n  b\nc" },
+};
+
+START_TEST(test_block_scalar) {
+        cJSON *root = NULL;
+        char err[256] = "";
+        const char *t = block_cases[_i].text;
+
+        ck_assert_msg(kubeconfig_yaml_parse(t, strlen(t), &root, err, sizeof err) == 0, "case %d: %s", _i, err);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "t");
+        if (!v)
+                v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "a"), "t");
+        ck_assert_msg(cJSON_IsString(v) && streq(v->valuestring, block_cases[_i].want), "case %d: got [%s] want [%s]", _i,
+                      cJSON_IsString(v) ? v->valuestring : "(none)", block_cases[_i].want);
+        cJSON_Delete(root);
+}
+END_TEST
 
 START_TEST(test_bad) {
         const struct bad_case *c = &bad_cases[_i];
@@ -354,6 +400,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_istio_layout);
         tcase_add_test(tc, test_kubectl_style);
         tcase_add_test(tc, test_json);
+        tcase_add_loop_test(tc, test_block_scalar, 0, ELEMENTSOF(block_cases));
         tcase_add_loop_test(tc, test_bad, 0, ELEMENTSOF(bad_cases));
         tcase_add_test(tc, test_base64);
         tcase_add_test(tc, test_load);

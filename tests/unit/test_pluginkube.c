@@ -257,6 +257,29 @@ START_TEST(test_literal_token) {
 }
 END_TEST
 
+/* Every token install-cni can write reads back as the same bytes through the plugin's parser
+ * (kubeconfig_parse): literal blocks with clip, strip and keep chomping, and the "..." go-yaml
+ * ends a '+' stream with. */
+static const char *const roundtrip_tokens[] = {
+        "abc\n", "abc\n\n", "abc\n\n\n", "a\nb", "a\nb\n", "a\n\nb\n\n", "\nabc", "\n\nabc\n",
+        " lead\n", "tail  \n", "a\n#not-a-comment\n", "x\n...\n", "a: b\n- c\n",
+        "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJrIn0.c2ln-_x\n",
+};
+
+START_TEST(test_token_roundtrip) {
+        const char *tok = roundtrip_tokens[_i];
+        _cleanup_free_ char *y = NULL;
+        struct kubeconfig k = {};
+        char err[256];
+        struct pluginkube_input in = { .server = "https://h:1", .token = tok, .token_len = strlen(tok) };
+
+        ck_assert_int_eq(pluginkube_render(&in, &y), 0);
+        ck_assert_msg(kubeconfig_parse(y, strlen(y), "/x", &k, err, sizeof err) == 0, "case %d: %s\n%s", _i, err, y);
+        ck_assert_msg(k.token && streq(k.token, tok), "case %d: got [%s] want [%s]\n%s", _i, k.token, tok, y);
+        kubeconfig_done(&k);
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("pluginkube");
         TCase *tc = tcase_create("pluginkube");
@@ -268,6 +291,7 @@ static Suite *suite(void) {
         tcase_add_loop_test(tc, test_scalar, 0, ELEMENTSOF(scalar_cases));
         tcase_add_test(tc, test_quoted_token);
         tcase_add_test(tc, test_literal_token);
+        tcase_add_loop_test(tc, test_token_roundtrip, 0, ELEMENTSOF(roundtrip_tokens));
         suite_add_tcase(s, tc);
         return s;
 }
