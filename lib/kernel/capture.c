@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "base/idname.h"
 #include "kernel/capture.h"
 #include "kernel/detect.h"
 #include "kernel/iptlegacy.h"
@@ -424,27 +425,18 @@ static int check_owner_names(const struct capture_config *c, struct capture_repo
                 { &c->owner_groups_include, true, "ISTIO_OUTBOUND_OWNER_GROUPS" },
                 { &c->owner_groups_exclude, true, "ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE" },
         };
-        char buf[4096];
-
         for (size_t k = 0; k < ELEMENTSOF(lists); k++)
                 for (size_t i = 0; i < lists[k].l->n; i++) {
                         const struct config_owner *o = &lists[k].l->v[i];
+                        uint32_t id;
                         int e;
                         if (!o->is_name)
                                 continue;
-                        if (lists[k].group) {
-                                struct group g, *res = NULL;
-                                e = getgrnam_r(o->name, &g, buf, sizeof buf, &res);
-                                e = e ? e : res ? 0 : ENOENT;
-                        } else {
-                                struct passwd pw, *res = NULL;
-                                e = getpwnam_r(o->name, &pw, buf, sizeof buf, &res);
-                                e = e ? e : res ? 0 : ENOENT;
-                        }
-                        if (e)
-                                return fail(rep, -e, "unknown %s '%s' in %s: %s; nothing was changed",
+                        e = idname_lookup(o->name, lists[k].group, &id);
+                        if (e < 0)
+                                return fail(rep, e, "unknown %s '%s' in %s: %s; nothing was changed",
                                             lists[k].group ? "group" : "user", o->name, lists[k].what,
-                                            e == ENOENT ? "no such name" : strerror(e));
+                                            e == -ENOENT ? "no such name" : strerror(-e));
                 }
         return 0;
 }

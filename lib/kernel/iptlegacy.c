@@ -31,6 +31,8 @@
 #include <linux/netfilter/xt_owner.h>
 #include <linux/netfilter/xt_tcpudp.h>
 
+#include "base/errbuf.h"
+#include "base/idname.h"
 #include "kernel/iptlegacy.h"
 #include "base/macro.h"
 
@@ -52,15 +54,8 @@ static bool is_ours(const char *chain) {
         return strncmp(chain, "ISTIO", 5) == 0;
 }
 
-static void seterr(char *err, const char *fmt, ...) _printf_(2, 3);
-static void seterr(char *err, const char *fmt, ...) {
-        va_list ap;
-        if (!err)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(err, IPTLEGACY_ERR_MAX, fmt, ap);
-        va_end(ap);
-}
+/* err is NULL or an IPTLEGACY_ERR_MAX buffer (the public API's convention). */
+#define seterr(err, ...) ((void)errbuf_set((err), (err) ? IPTLEGACY_ERR_MAX : 0, 0, __VA_ARGS__))
 
 /* ---- libiptc, both families behind one table of wrappers ---- */
 
@@ -194,30 +189,16 @@ static void mask_v6(uint8_t len, struct in6_addr *mask) {
 }
 
 static int owner_resolve(const struct config_owner *o, bool group, uint32_t *ret, char *err) {
-        char buf[4096];
         int r;
 
         if (!o->is_name) {
                 *ret = o->id;
                 return 0;
         }
-        if (group) {
-                struct group gr, *res = NULL;
-                r = getgrnam_r(o->name, &gr, buf, sizeof(buf), &res);
-                if (r == 0 && res) {
-                        *ret = gr.gr_gid;
-                        return 0;
-                }
-        } else {
-                struct passwd pw, *res = NULL;
-                r = getpwnam_r(o->name, &pw, buf, sizeof(buf), &res);
-                if (r == 0 && res) {
-                        *ret = pw.pw_uid;
-                        return 0;
-                }
-        }
-        seterr(err, "unknown %s '%s'", group ? "group" : "user", o->name);
-        return r > 0 ? -r : -ENOENT;
+        r = idname_lookup(o->name, group, ret);
+        if (r < 0)
+                seterr(err, "unknown %s '%s'", group ? "group" : "user", o->name);
+        return r;
 }
 
 static int encode_match(const struct rules_match *m, struct enc *b, void **ports_data,
