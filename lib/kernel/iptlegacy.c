@@ -201,6 +201,9 @@ static int owner_resolve(const struct config_owner *o, bool group, uint32_t *ret
         return r;
 }
 
+/* One case per match kind of the rule model, each the exact uapi layout iptables 1.8.9 writes.
+ * Long on purpose: the cases share the buffer and the deferred multiport, and one switch keeps
+ * every kind's encoding next to the others for review against iptables-legacy-save. */
 static int encode_match(const struct rules_match *m, struct enc *b, void **ports_data,
                         uint8_t *ports_proto, char *err) {
         int r;
@@ -412,6 +415,8 @@ static int encode_target(const struct rules_target *t, int af, struct enc *b, ch
         return data ? 0 : -E2BIG;
 }
 
+/* Just over 100 lines: the entry header, the matches in iptables' order and the target are one
+ * buffer whose offsets depend on each other; split, the offsets would travel between functions. */
 int iptlegacy_encode(int family, const struct rules_rule *r, void **ret_entry, size_t *ret_size, char *err) {
         const struct fam *f = fam_get(family);
         struct enc b = {};
