@@ -258,20 +258,114 @@ static int capture_apply_in_netns(void *userdata) {
 }
 
 /* ADD and CHECK share everything up to the rules (§2.4); check=true compares instead. */
-static int add_or_check(struct plugin *p, bool check) {
+/* The pod, from the node agent's cache or the API server (§2.4 steps 10–11). Returns true with
+ * *ret_pod, or false with the exit code in *ret (the CNI error already written). */
+static bool resolve_pod(struct plugin *p, const char *podref, const struct kubeconfig *kconf, cJSON **ret_pod,
+                        const char **source, const char **source_label, int *ret) {
+        const char *ns = p->args.pod_namespace, *name = p->args.pod_name;
         struct k8s_client *kc = NULL;
-        struct kubeconfig kconf = { 0 };
-        const char *source = "API server", *source_label = "api";
-        cJSON *pod = NULL;
+        char e[512] = "";
+        int r = 0;
+
+        if (remaining_usec(p) == 0)
+                return *ret = fail_deadline(p, "setting up (before the pod lookup)", NULL), false;
+        if (pod_from_agent(p, podref, ret_pod, source, source_label) >= 0)
+                return true;
+        if (remaining_usec(p) == 0)
+                return *ret = fail_deadline(p, "asking the node agent for the pod", NULL), false;
+        if (k8s_connect(p, kconf, 30, &kc) < 0)
+                return *ret = fail(p), false;
+        r = k8s_get_pod(kc, ns, name, ret_pod, e, sizeof e);
+        k8s_client_free(kc);
+        if (r >= 0)
+                return true;
+        /* Never fail open: the pod may need capture; the runtime retries the sandbox. */
+        log_error("pod %s: cannot get the pod from the API server, failing ADD: %s", podref, e);
+        if (remaining_usec(p) == 0)
+                return *ret = fail_deadline(p, "getting the pod from the API server", e[0] ? e : strerror(-r)), false;
+        cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "%s", e[0] ? e : strerror(-r));
+        return *ret = fail(p), false;
+}
+
+/* Capture or not, and the redirect config from the pod (§2.6–§2.7). Returns true with cfg filled
+ * to apply, or false with the exit code in *ret (a skipped pod passes, a bad one fails). */
+static bool decide_and_build(struct plugin *p, const char *podref, const cJSON *pod, bool check,
+                             struct capture_config *cfg, int *ret) {
         struct annotations_pod info;
-        struct capture_config cfg;
         struct annotations_error aerr = { 0 };
         struct annotations_warnings warn = { 0 };
         const char *reason;
+        int r;
+
+        if (annotations_pod_info(pod, &info) < 0) {
+                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "pod %s: unexpected Pod object from the API server", podref);
+                return *ret = fail(p), false;
+        }
+        enum annotations_decision d = annotations_decide(&info, &reason);
+        log_info("pod %s: %s", podref, reason);
+        if (d != ANNOTATIONS_CAPTURE)
+                return *ret = check ? 0 : pass(p), false;
+        r = annotations_to_config(&info, NULL, cfg, &aerr, &warn);
+        for (unsigned i = 0; i < warn.n; i++)
+                log_warn("pod %s: %s", podref, warn.msg[i]);
+        if (r < 0) {
+                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "%s", r == -ENOMEM ? "out of memory" : aerr.msg);
+                return *ret = fail(p), false;
+        }
+        /* CNI mode: per-pod xtables lock (the netns fd); a repeated ADD converges (reconcile). */
+        cfg->native_nftables = p->conf.native_nftables;
+        cfg->cni_mode = true;
+        cfg->reconcile = true;
+        cfg->network_namespace = strdup(p->env.netns);
+        cfg->lock_wait_usec = remaining_usec(p);
+        if (cfg->lock_wait_usec == 0)
+                return *ret = fail_deadline(p, "programming the rules (before the xtables lock)", NULL), false;
+        if (!cfg->network_namespace) {
+                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "out of memory");
+                return *ret = fail(p), false;
+        }
+        return true;
+}
+
+/* Enter the pod's netns and apply (or, for CHECK, compare) the rules. 0, or the exit code. */
+static int apply_in_netns(struct plugin *p, const char *podref, struct capture_config *cfg, bool check) {
+        _cleanup_close_ int nsfd = netns_open(p->env.netns);
+        struct apply_ctx a = { .c = cfg, .o = { .lock_fd = nsfd }, .check = check, .podref = podref,
+                               .netns = p->env.netns };
+        int r;
+
+        if (nsfd < 0) {
+                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "failed to open netns \"%.300s\": %s", p->env.netns,
+                              nsfd == -EMEDIUMTYPE ? "unknown FS magic (not a network namespace)" : strerror(-nsfd));
+                return fail(p);
+        }
+        r = netns_run(nsfd, capture_apply_in_netns, &a);
+        if (r == NETNS_ERR_RESTORE) {
+                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "could not return to the runtime's network namespace");
+                fail(p);
+                _exit(1); /* the process is in the wrong netns: do nothing else */
+        }
+        if (r < 0 && remaining_usec(p) == 0)
+                return fail_deadline(p, "programming the rules", a.err[0] ? a.err : strerror(-r));
+        if (r < 0) {
+                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "%s%s", check ? "CHECK: " : "",
+                              a.err[0] ? a.err : strerror(-r));
+                return fail(p);
+        }
+        return 0;
+}
+
+/* ADD and CHECK share everything up to the rules (§2.4); check=true compares instead. The
+ * stages: resolve the pod | decide and build | apply in the netns. */
+static int add_or_check(struct plugin *p, bool check) {
+        struct kubeconfig kconf = { 0 };
+        const char *source = "API server", *source_label = "api";
+        cJSON *pod = NULL;
+        struct capture_config cfg;
         const char *ns, *name, *own_ns;
-        char e[512] = "", podref[300];
+        char podref[300];
         uint64_t t_client, t_pod, t_rules;
-        int r, ret = 1;
+        int ret = 1;
 
         config_init(&cfg);
         if (cni_args_parse(p->env.args, &p->args, &p->err) < 0)
@@ -309,97 +403,14 @@ static int add_or_check(struct plugin *p, bool check) {
                 ret = fail(p);
                 goto out;
         }
-        if (remaining_usec(p) == 0) {
-                ret = fail_deadline(p, "setting up (before the pod lookup)", NULL);
+        if (!resolve_pod(p, podref, &kconf, &pod, &source, &source_label, &ret))
                 goto out;
-        }
-        if (pod_from_agent(p, podref, &pod, &source, &source_label) < 0) {
-                if (remaining_usec(p) == 0) {
-                        ret = fail_deadline(p, "asking the node agent for the pod", NULL);
-                        goto out;
-                }
-                if (k8s_connect(p, &kconf, 30, &kc) < 0) {
-                        ret = fail(p);
-                        goto out;
-                }
-                r = k8s_get_pod(kc, ns, name, &pod, e, sizeof e);
-                if (r < 0 && remaining_usec(p) == 0) {
-                        log_error("pod %s: cannot get the pod from the API server, failing ADD: %s", podref, e);
-                        ret = fail_deadline(p, "getting the pod from the API server", e[0] ? e : strerror(-r));
-                        goto out;
-                }
-        } else
-                r = 0;
-        if (r < 0) {
-                /* Never fail open: the pod may need capture; the runtime retries the sandbox. */
-                log_error("pod %s: cannot get the pod from the API server, failing ADD: %s", podref, e);
-                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "%s", e[0] ? e : strerror(-r));
-                ret = fail(p);
-                goto out;
-        }
         t_pod = now_usec();
-        if (annotations_pod_info(pod, &info) < 0) {
-                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "pod %s: unexpected Pod object from the API server", podref);
-                ret = fail(p);
+        if (!decide_and_build(p, podref, pod, check, &cfg, &ret))
                 goto out;
-        }
-        enum annotations_decision d = annotations_decide(&info, &reason);
-        log_info("pod %s: %s", podref, reason);
-        if (d != ANNOTATIONS_CAPTURE) {
-                ret = check ? 0 : pass(p);
+        ret = apply_in_netns(p, podref, &cfg, check);
+        if (ret != 0)
                 goto out;
-        }
-        r = annotations_to_config(&info, NULL, &cfg, &aerr, &warn);
-        for (unsigned i = 0; i < warn.n; i++)
-                log_warn("pod %s: %s", podref, warn.msg[i]);
-        if (r < 0) {
-                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "%s", r == -ENOMEM ? "out of memory" : aerr.msg);
-                ret = fail(p);
-                goto out;
-        }
-        /* CNI mode: per-pod xtables lock (the netns file); a repeated ADD converges (reconcile). */
-        cfg.native_nftables = p->conf.native_nftables;
-        cfg.cni_mode = true;
-        cfg.reconcile = true;
-        cfg.network_namespace = strdup(p->env.netns);
-        cfg.lock_wait_usec = remaining_usec(p);
-        if (cfg.lock_wait_usec == 0) {
-                ret = fail_deadline(p, "programming the rules (before the xtables lock)", NULL);
-                goto out;
-        }
-        if (!cfg.network_namespace) {
-                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "out of memory");
-                ret = fail(p);
-                goto out;
-        }
-        {
-                _cleanup_close_ int nsfd = netns_open(p->env.netns);
-                struct apply_ctx a = { .c = &cfg, .o = { .lock_fd = nsfd }, .check = check, .podref = podref,
-                                       .netns = p->env.netns };
-                if (nsfd < 0) {
-                        cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "failed to open netns \"%.300s\": %s", p->env.netns,
-                                      nsfd == -EMEDIUMTYPE ? "unknown FS magic (not a network namespace)" : strerror(-nsfd));
-                        ret = fail(p);
-                        goto out;
-                }
-                r = netns_run(nsfd, capture_apply_in_netns, &a);
-                if (r == NETNS_ERR_RESTORE) {
-                        cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "could not return to the runtime's network namespace");
-                        fail(p);
-                        _exit(1); /* the process is in the wrong netns: do nothing else */
-                }
-                if (r < 0 && remaining_usec(p) == 0) {
-                        ret = fail_deadline(p, "programming the rules",
-                                            a.err[0] ? a.err : strerror(-r));
-                        goto out;
-                }
-                if (r < 0) {
-                        cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "%s%s", check ? "CHECK: " : "",
-                                      a.err[0] ? a.err : strerror(-r));
-                        ret = fail(p);
-                        goto out;
-                }
-        }
         t_rules = now_usec();
         /* Per-stage times (idea: latency accounting) let an operator see whether the API server,
          * the TLS set-up or the rules dominate a slow ADD. The labels are the contract with the
@@ -422,7 +433,6 @@ static int add_or_check(struct plugin *p, bool check) {
 out:
         config_done(&cfg);
         cJSON_Delete(pod);
-        k8s_client_free(kc);
         kubeconfig_done(&kconf);
         return ret;
 }
