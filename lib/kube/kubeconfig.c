@@ -104,8 +104,6 @@ static bool is_ws(char c) {
         return c == ' ';
 }
 
-/* Parses a scalar starting at s[0..len); sets *consumed to the bytes used (the rest may hold
- * only spaces and a comment). stop_at_colon: a plain scalar ends at ": " or a final ':' (keys). */
 /* A "double-quoted" scalar on one line, JSON-style escapes (YAML 1.2 §7.3.1, the part a
  * kubeconfig uses). */
 static int yscalar_double(struct yparser *p, unsigned lineno, const char *s, size_t len, cJSON **ret, size_t *consumed) {
@@ -204,6 +202,8 @@ static int yscalar_single(struct yparser *p, unsigned lineno, const char *s, siz
         return *ret ? 0 : -ENOMEM;
 }
 
+/* Parses a scalar starting at s[0..len); sets *consumed to the bytes used (the rest may hold
+ * only spaces and a comment). stop_at_colon: a plain scalar ends at ": " or a final ':' (keys). */
 static int yscalar(struct yparser *p, unsigned lineno, const char *s, size_t len, bool is_key,
                    cJSON **ret, size_t *consumed) {
         size_t i;
