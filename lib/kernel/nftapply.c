@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* nftapply.c: in-process nftables transactions through a dlopen()ed libnftables.
  * Spec: istio-iptables.md §7 (tables, atomic transaction, cleanup), §10.31; libnftables(3). */
+#include "base/fileio.h"
 #include "kernel/nftapply.h"
 #include "rules/rules-nft.h"
 
@@ -359,38 +360,6 @@ int nftapply_list(unsigned flags, char **ret_text) {
         return 0;
 }
 
-/* Reads fd to EOF into a NUL-terminated string, at most max bytes. */
-static int read_all(int fd, size_t max, char **ret) {
-        _cleanup_free_ char *buf = NULL;
-        size_t n = 0, allocated = 0;
-
-        for (;;) {
-                ssize_t k;
-
-                if (allocated - n < 4097) {
-                        char *p;
-
-                        if (allocated >= max)
-                                return -EFBIG;
-                        allocated = allocated ? allocated * 2 : 16384;
-                        p = realloc(buf, allocated);
-                        if (!p)
-                                return -ENOMEM;
-                        buf = p;
-                }
-                k = read(fd, buf + n, allocated - n - 1);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        break;
-                n += (size_t)k;
-        }
-        buf[n] = '\0';
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
 
 /* Child exit codes of nftapply_state()'s scratch-namespace child. */
 enum { STATE_CHILD_OK, STATE_CHILD_UNSHARE, STATE_CHILD_APPLY, STATE_CHILD_LIST };
@@ -445,7 +414,7 @@ int nftapply_state(const char *expected_text, bool *ret_in_sync, char **ret_erro
 
         close(pipefd[1]);
         rfd = pipefd[0];
-        r = read_all(rfd, 64u << 20, &expected);
+        r = fileio_read_all(rfd, 64u << 20, &expected, NULL);
         if (r < 0)
                 (void)kill(pid, SIGKILL);
         while (waitpid(pid, &status, 0) < 0)
