@@ -387,28 +387,47 @@ static int find_primary(struct installer *in, char **ret, char *err, size_t errs
         return errbuf_set(err, errsz, -EAGAIN, "CNI config %s does not exist yet, waiting", path);
 }
 
-/* Takes our entry out of a file we no longer target (best effort), so that no file keeps an
- * entry whose binary the uninstall will remove. */
-static void unhook_old(struct installer *in, const char *old) {
+/* Takes the first istio-cni entry out of a chained config, keeping the file's mode. Returns 1 when
+ * one was removed, 0 when the file is gone or holds none, or -errno with err naming the path. */
+static int remove_entry(const char *path, char *err, size_t errsz) {
         _cleanup_free_ char *content = NULL, *out = NULL;
+        char e[256] = "";
         size_t len = 0;
-        char e[256];
         bool has = false;
         struct stat st;
         int r;
 
-        if (!*old || !in->cfg.chained || stat(old, &st) < 0)
-                return;
-        if (fileio_read_file(old, INSTALL_READ_MAX, &content, &len) < 0 ||
-            cniconf_has_istio(content, len, true, &has, e, sizeof e) < 0 || !has)
-                return;
-        r = cniconf_remove(content, len, &out, e, sizeof e);
-        if (r >= 0)
-                r = fileio_write_atomic(old, out, strlen(out), st.st_mode & 07777);
+        if (stat(path, &st) < 0)
+                return errno == ENOENT ? 0 : errbuf_set(err, errsz, -errno, "cannot stat %s: %s", path, strerror(errno));
+        r = fileio_read_file(path, INSTALL_READ_MAX, &content, &len);
         if (r < 0)
-                logf_(in, LOG_LEVEL_WARN, "could not remove the istio-cni entry from %s: %s, ignoring", old,
-                      r == -EBADMSG ? e : strerror(-r));
-        else
+                return r == -ENOENT ? 0 : errbuf_set(err, errsz, r, "cannot read %s: %s", path, strerror(-r));
+        r = cniconf_has_istio(content, len, true, &has, e, sizeof e);
+        if (r < 0)
+                return errbuf_set(err, errsz, r, "cannot check %s: %s", path, strerror(-r));
+        if (!has)
+                return 0;
+        r = cniconf_remove(content, len, &out, e, sizeof e);
+        if (r < 0)
+                return errbuf_set(err, errsz, r, "cannot remove istio-cni from %s: %s", path, e[0] ? e : strerror(-r));
+        r = fileio_write_atomic(path, out, strlen(out), st.st_mode & 07777);
+        if (r < 0)
+                return errbuf_set(err, errsz, r, "cannot write %s: %s", path, strerror(-r));
+        return 1;
+}
+
+/* Takes our entry out of a file we no longer target (best effort), so that no file keeps an
+ * entry whose binary the uninstall will remove. */
+static void unhook_old(struct installer *in, const char *old) {
+        char e[512] = "";
+        int r;
+
+        if (!*old || !in->cfg.chained)
+                return;
+        r = remove_entry(old, e, sizeof e);
+        if (r < 0)
+                logf_(in, LOG_LEVEL_WARN, "could not remove the istio-cni entry from %s: %s, ignoring", old, e);
+        else if (r > 0)
                 logf_(in, LOG_LEVEL_INFO, "removed the istio-cni entry from %s (no longer the primary config)", old);
 }
 
@@ -604,29 +623,11 @@ int install_cleanup(struct installer *in, char *err, size_t errsz) {
 
         if (*in->conf_path && exists(in->conf_path)) {
                 if (in->cfg.chained) {
-                        _cleanup_free_ char *content = NULL, *out = NULL;
-                        char e[256] = "";
-                        size_t len = 0;
-                        bool has = false;
-                        struct stat st;
-
-                        r = fileio_read_file(in->conf_path, INSTALL_READ_MAX, &content, &len);
-                        if (r < 0 || stat(in->conf_path, &st) < 0)
-                                return errbuf_set(err, errsz, r < 0 ? r : -errno, "cannot read %s: %s", in->conf_path,
-                                              strerror(r < 0 ? -r : errno));
-                        r = cniconf_has_istio(content, len, true, &has, e, sizeof e);
+                        r = remove_entry(in->conf_path, err, errsz);
                         if (r < 0)
-                                return errbuf_set(err, errsz, r, "cannot check %s: %s", in->conf_path, strerror(-r));
-                        if (has) {
-                                r = cniconf_remove(content, len, &out, e, sizeof e);
-                                if (r < 0)
-                                        return errbuf_set(err, errsz, r, "cannot remove istio-cni from %s: %s",
-                                                      in->conf_path, e[0] ? e : strerror(-r));
-                                r = fileio_write_atomic(in->conf_path, out, strlen(out), st.st_mode & 07777);
-                                if (r < 0)
-                                        return errbuf_set(err, errsz, r, "cannot write %s: %s", in->conf_path, strerror(-r));
+                                return r;
+                        if (r > 0)
                                 logf_(in, LOG_LEVEL_INFO, "removed the istio-cni entry from %s", in->conf_path);
-                        }
                 } else {
                         if (unlink(in->conf_path) < 0 && errno != ENOENT)
                                 return errbuf_set(err, errsz, -errno, "cannot remove %s: %s", in->conf_path, strerror(errno));
