@@ -19,6 +19,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
+
 #include <nftables/libnftables.h>
 
 #include "base/macro.h"
@@ -277,33 +283,85 @@ int nftapply_cleanup(char **ret_error) {
         return run(text, false, 0, NULL, ret_error);
 }
 
-unsigned nftapply_parse_tables(const char *listing) {
-        unsigned mask = 0;
+/* Adds the bit of one NFT_MSG_NEWTABLE message's table, if it is one of ours. */
+static void table_msg_to_mask(const struct nlmsghdr *h, unsigned *mask) {
+        size_t off = NLMSG_ALIGN(sizeof(struct nfgenmsg));
+        const char *payload = NLMSG_DATA(h);
+        size_t len = h->nlmsg_len - NLMSG_HDRLEN;
 
-        for (const char *p = listing; p && *p;) {
-                const char *eol = strchrnul(p, '\n');
-                size_t len = (size_t)(eol - p);
+        while (off + sizeof(struct nlattr) <= len) {
+                const struct nlattr *a = (const struct nlattr *)(payload + off);
+                size_t alen = a->nla_len;
 
-                /* "table inet NAME", exactly; prefixes of longer names must not match. */
-                if (len > 11 && strncmp(p, "table inet ", 11) == 0)
+                if (alen < sizeof(struct nlattr) || off + alen > len)
+                        return;
+                if ((a->nla_type & NLA_TYPE_MASK) == NFTA_TABLE_NAME) {
+                        const char *name = (const char *)a + NLA_HDRLEN;
+                        size_t nlen = strnlen(name, alen - NLA_HDRLEN);
+
                         for (size_t i = 0; i < ELEMENTSOF(table_names); i++)
-                                if (len - 11 == strlen(table_names[i]) &&
-                                    strncmp(p + 11, table_names[i], len - 11) == 0)
-                                        mask |= 1u << i;
-                p = *eol ? eol + 1 : eol;
+                                if (nlen == strlen(table_names[i]) && memcmp(name, table_names[i], nlen) == 0)
+                                        *mask |= 1u << i;
+                        return;
+                }
+                off += NLA_ALIGN(alen);
         }
-        return mask;
 }
 
 int nftapply_tables_present(unsigned *ret_mask) {
-        _cleanup_free_ char *out = NULL;
-        int r;
+        /* One NFT_MSG_GETTABLE dump of family inet over raw netlink. libnftables' "list tables"
+         * costs a context (it reads /etc/iproute2's tables) and a cache fill: ~1.3 ms of a ~10 ms
+         * apply, measured; this is one round trip. */
+        struct {
+                struct nlmsghdr nh;
+                struct nfgenmsg g;
+        } req = {
+                .nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct nfgenmsg)),
+                        .nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE,
+                        .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+                        .nlmsg_seq = 1 },
+                .g = { .nfgen_family = NFPROTO_INET, .version = NFNETLINK_V0 },
+        };
+        struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+        _cleanup_close_ int fd = -1;
+        unsigned mask = 0;
 
-        r = run("list tables inet", false, 0, &out, NULL);
-        if (r < 0)
-                return r;
-        *ret_mask = nftapply_parse_tables(out);
-        return 0;
+        fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+        if (fd < 0)
+                return -errno;
+        if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                return -errno;
+        for (;;) {
+                char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
+                ssize_t len = recv(fd, buf, sizeof(buf), 0);
+
+                if (len < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (len == 0)
+                        return -EIO;
+                for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
+                        if (h->nlmsg_seq != req.nh.nlmsg_seq)
+                                continue;
+                        if (h->nlmsg_type == NLMSG_DONE) {
+                                *ret_mask = mask;
+                                return 0;
+                        }
+                        if (h->nlmsg_type == NLMSG_ERROR) {
+                                const struct nlmsgerr *e = NLMSG_DATA(h);
+
+                                if (e->error == 0) {
+                                        *ret_mask = mask;
+                                        return 0;
+                                }
+                                return e->error;
+                        }
+                        if (h->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE))
+                                table_msg_to_mask(h, &mask);
+                }
+        }
 }
 
 int nftapply_list(unsigned flags, char **ret_text) {

@@ -64,12 +64,10 @@ int nftapply_cleanup(char **ret_error);
  * ("" when none exists). NFTAPPLY_LIST_STATELESS omits counter values. */
 int nftapply_list(unsigned flags, char **ret_text);
 
-/* Sets *ret_mask to the NFTAPPLY_TABLE_* bits of our tables that exist in this netns. */
+/* Sets *ret_mask to the NFTAPPLY_TABLE_* bits of our tables that exist in this netns. Raw netlink:
+ * needs neither libnftables nor nftapply_load(). */
 int nftapply_tables_present(unsigned *ret_mask);
 
-/* Parses "list tables" output ("table inet istio-proxy-nat" lines) into NFTAPPLY_TABLE_* bits.
- * Tables of other families or names are ignored. Pure; returns the mask. */
-unsigned nftapply_parse_tables(const char *listing);
 
 /* Is the kernel already holding exactly the rules of this transaction? Compares the stateless
  * listing of our tables with the listing the transaction produces when applied in a private,
