@@ -10,15 +10,13 @@
 #include <libiptc/libip6tc.h>
 #include <libiptc/libiptc.h>
 #include <linux/netfilter.h>
-#include <linux/netfilter/nf_tables.h>
-#include <linux/netfilter/nfnetlink.h>
-#include <linux/netlink.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "kernel/iptnft.h"
+#include "kernel/nftdump.h"
 #include "base/macro.h"
 #include "rules/rules.h"
 
@@ -107,70 +105,25 @@ static int legacy_count(int family, const char *table) {
 
 /* ---- facts: nf_tables ---- */
 
-/* Dumps the family's nf_tables tables; 0 and the xtables-named ones in *ret, or -errno when
- * nf_tables does not answer (not built, not loadable, or blocked). */
-static int nft_list_tables(int family, unsigned *ret) {
-        _cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
-        struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-        char req[NLMSG_SPACE(sizeof(struct nfgenmsg))] __attribute__((aligned(NLMSG_ALIGNTO))) = { 0 };
-        struct nlmsghdr *n = (struct nlmsghdr *)req;
-        unsigned bits = 0;
+/* Keeps the xtables-named tables of a family's nf_tables dump (nftdump_tables()). */
+static void xt_table_bit(const char *name, void *userdata) {
+        unsigned *bits = userdata, b = table_bit(name);
 
-        if (fd < 0)
-                return -errno;
-        n->nlmsg_len = NLMSG_LENGTH(sizeof(struct nfgenmsg));
-        n->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE;
-        n->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-        n->nlmsg_seq = 1;
-        struct nfgenmsg *g = NLMSG_DATA(n);
-        g->nfgen_family = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
-        g->version = NFNETLINK_V0;
-        if (sendto(fd, req, n->nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-                return -errno;
-        for (;;) {
-                char buf[16384] __attribute__((aligned(NLMSG_ALIGNTO)));
-                ssize_t len = recv(fd, buf, sizeof(buf), 0);
-                if (len < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (len == 0)
-                        return -EIO;
-                for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
-                        if (h->nlmsg_type == NLMSG_DONE) {
-                                *ret = bits;
-                                return 0;
-                        }
-                        if (h->nlmsg_type == NLMSG_ERROR) {
-                                const struct nlmsgerr *e = NLMSG_DATA(h);
-                                if (e->error < 0)
-                                        return e->error;
-                                continue;
-                        }
-                        if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct nfgenmsg)))
-                                continue;
-                        int alen = h->nlmsg_len - NLMSG_LENGTH(sizeof(struct nfgenmsg));
-                        const struct nlattr *a = (const struct nlattr *)((const char *)NLMSG_DATA(h) +
-                                                                         NLMSG_ALIGN(sizeof(struct nfgenmsg)));
-                        while (alen >= (int)sizeof(*a) && a->nla_len >= sizeof(*a) && a->nla_len <= alen) {
-                                if ((a->nla_type & NLA_TYPE_MASK) == NFTA_TABLE_NAME) {
-                                        char name[64];
-                                        size_t l = a->nla_len - NLA_HDRLEN;
-                                        if (l >= sizeof(name))
-                                                l = sizeof(name) - 1;
-                                        memcpy(name, (const char *)a + NLA_HDRLEN, l);
-                                        name[l] = '\0';
-                                        unsigned b = table_bit(name);
-                                        if (b != DETECT_TABLE_OTHER || streq(name, "security"))
-                                                bits |= b;
-                                }
-                                int step = NLA_ALIGN(a->nla_len);
-                                alen -= step;
-                                a = (const struct nlattr *)((const char *)a + step);
-                        }
-                }
-        }
+        if (b != DETECT_TABLE_OTHER || streq(name, "security"))
+                *bits |= b;
+}
+
+/* 0 and the xtables-named tables in *ret, or -errno when nf_tables does not answer (not built,
+ * not loadable, or blocked). */
+static int nft_list_tables(int family, unsigned *ret) {
+        unsigned bits = 0;
+        int r;
+
+        r = nftdump_tables(family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6, xt_table_bit, &bits);
+        if (r < 0)
+                return r;
+        *ret = bits;
+        return 0;
 }
 
 /* ---- facts: PATH ---- */
