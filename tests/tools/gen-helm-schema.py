@@ -12,6 +12,7 @@
 #     ...), unchecked, so one values file can serve all of Istio's charts;
 #   - integers and strings alike where `--set` may produce either: env values, quantities,
 #     maxUnavailable/maxSurge, resourceQuotas.pods, tags.
+#   - any scalar where the template quotes it (file names, label values, revision).
 # Booleans must be booleans: the templates test them with `if`, where the string "false" is true.
 import json
 import sys
@@ -21,6 +22,9 @@ BOOL = {"type": "boolean"}
 INT = {"type": "integer"}
 INT_OR_STR = {"type": ["integer", "string"]}
 TAG = {"type": ["string", "number"]}
+# Rendered through quote/toString: `--set x=123` (an integer) or `--set x=true` (a boolean) renders
+# the same as the string.
+SCALAR = {"type": ["string", "number", "boolean"]}
 ANY = {}
 
 
@@ -47,8 +51,8 @@ ENV = {"type": ["object", "null"], "additionalProperties": {"type": ["string", "
 
 REPAIR = {
     "enabled": BOOL, "hub": STR, "tag": TAG, "labelPods": BOOL, "deletePods": BOOL,
-    "repairPods": BOOL, "initContainerName": STR, "brokenPodLabelKey": STR,
-    "brokenPodLabelValue": STR,
+    "repairPods": BOOL, "initContainerName": SCALAR, "brokenPodLabelKey": SCALAR,
+    "brokenPodLabelValue": SCALAR,
     # IstioOperator-era keys, read by nothing: accepted so old files still install.
     "image": STR, "createEvents": {"type": ["string", "boolean"]},
 }
@@ -88,8 +92,8 @@ CHART = {
     "hub": STR, "tag": TAG, "variant": STR, "image": STR,
     "pullPolicy": {"enum": ["", "Always", "IfNotPresent", "Never", None]},
     "logging": obj({"level": STR}),
-    "cniBinDir": nullable(STR), "cniConfDir": STR, "cniConfFileName": nullable(STR),
-    "cniNetnsDir": STR, "istioOwnedCNIConfigFileName": STR, "istioOwnedCNIConfig": BOOL,
+    "cniBinDir": nullable(STR), "cniConfDir": STR, "cniConfFileName": nullable(SCALAR),
+    "cniNetnsDir": STR, "istioOwnedCNIConfigFileName": SCALAR, "istioOwnedCNIConfig": BOOL,
     "excludeNamespaces": {"type": ["array", "null"], "items": STR},
     "affinity": FREE_OBJ, "daemonSetLabels": STR_MAP, "podAnnotations": STR_MAP, "podLabels": STR_MAP,
     "chained": BOOL, "provider": STR,
@@ -100,7 +104,7 @@ CHART = {
     "tolerations": {"type": ["array", "null"], "items": {"type": "object"}},
     "updateStrategy": UPDATE_STRATEGY,
     "terminationGracePeriodSeconds": INT,
-    "revision": STR, "ownerName": STR,
+    "revision": SCALAR, "ownerName": SCALAR,
     "global": obj(GLOBAL),
     "env": ENV,
 }

@@ -233,6 +233,14 @@ def main(d):
     check("resources-null", container(o)["resources"] == {"requests": {"cpu": "20m"}, "limits": {"memory": "64Mi"}},
           "global.defaultResources")
 
+    o = load(d, "scalars")
+    data = o[("ConfigMap", "istio-cni-config")]["data"]
+    check("scalars", data["CNI_CONF_NAME"] == "123" and data["QUOTED"] == 'say "hi"'
+          and data["REPAIR_BROKEN_POD_LABEL_VALUE"] == "true", "scalars stay strings")
+    check("scalars", all(x["metadata"]["labels"].get("istio.io/rev") == "2" for k, x in o.items()
+                         if k[0] != "ResourceQuota" and k[0] != "NetworkAttachmentDefinition"), "integer revision label")
+    check("scalars", ("NetworkPolicy", "istio-cni-2") in o, "policy name with an integer revision")
+
     for f in FAILS:
         print("FAIL", f)
     print(f"{CHECKS - len(FAILS)} passed, {len(FAILS)} failed")

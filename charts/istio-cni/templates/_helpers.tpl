@@ -49,11 +49,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- end }}
 
 {{/* The revision/owner/component labels shared by most objects; the first label differs per object
-and is written by the caller. */}}
+and is written by the caller. Quoted (Istio's are not), so that a release or revision named "123"
+stays a string label. */}}
 {{- define "istio-cni.ownerLabels" -}}
-release: {{ .Release.Name }}
-istio.io/rev: {{ .Values.revision | default "default" }}
-install.operator.istio.io/owning-resource: {{ .Values.ownerName | default "unknown" }}
+release: {{ .Release.Name | quote }}
+istio.io/rev: {{ .Values.revision | default "default" | toString | quote }}
+install.operator.istio.io/owning-resource: {{ .Values.ownerName | default "unknown" | toString | quote }}
 operator.istio.io/component: "Cni"
 app.kubernetes.io/name: {{ include "name" . }}
 {{ include "istio.labels" . | trim }}

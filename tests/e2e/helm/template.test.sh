@@ -52,7 +52,9 @@ while read -r name args; do
         else
                 bad "$name: differs from its golden"; head -60 "$tmp/diff"
         fi
-        if [ -n "${ISTIO_CHART:-}" ]; then
+        # "scalars": Istio's chart fails on an integer revision (eq with ""), and renders integer
+        # labels and a bare CNI_CONF_NAME: 123 where ours quotes them (docs/helm.md).
+        if [ -n "${ISTIO_CHART:-}" ] && [ "$name" != scalars ]; then
                 if (cd "$cases" && "$helm" template istio-cni "$ISTIO_CHART" -n istio-system "$@") >"$tmp/istio.yaml" 2>"$tmp/err" &&
                         python3 "$SRCDIR/tests/tools/helm-semdiff.py" --cnibox-vs-istio "$out" "$tmp/istio.yaml" >"$tmp/sd"; then
                         ok "$name: same objects as Istio's chart"
