@@ -233,6 +233,14 @@ def main(d):
     check("resources-null", container(o)["resources"] == {"requests": {"cpu": "20m"}, "limits": {"memory": "64Mi"}},
           "global.defaultResources")
 
+    o = load(d, "image-fallback")
+    c = container(o)
+    check("image-fallback", c["image"] == "docker.io/istio/cnibox:1.24.2-distroless" and c["imagePullPolicy"] == "IfNotPresent",
+          f"global.hub/tag/variant fallback {c['image']}")
+    check("image-fallback", o[("ConfigMap", "istio-cni-config")]["data"]["CURRENT_AGENT_VERSION"] == "1.24.2", "version")
+    c = container(load(d, "profile-ambient"))
+    check("profile-ambient", c["image"] == "ghcr.io/cnibox/cnibox:0.1.0-distroless", f"ambient variant {c['image']}")
+
     o = load(d, "scalars")
     data = o[("ConfigMap", "istio-cni-config")]["data"]
     check("scalars", data["CNI_CONF_NAME"] == "123" and data["QUOTED"] == 'say "hi"'
