@@ -23,7 +23,7 @@ if [ -n "${HELM:-}" ]; then
         exit 0
 fi
 
-cache=${CNIBOX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cnibox}
+cache=${CNIBOX_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/cnibox}
 dest=$cache/helm-$HELM_VER-$HELM_SHA256/helm
 
 sha_ok() { [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }

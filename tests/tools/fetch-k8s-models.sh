@@ -17,7 +17,7 @@ NPM_PKG=@kubernetes/client-node
 NPM_VER=2.0.1
 TGZ_SHA256=529573967a18fb8da9b1861b99c69b1d201c6015aa0f5a651e390a1386162ded
 
-cache=${CNIBOX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cnibox}
+cache=${CNIBOX_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/cnibox}
 dest=$cache/k8s-client-node-$NPM_VER-${TGZ_SHA256:0:16}
 if [ -f "$dest/.complete" ]; then
         echo "$dest"
@@ -41,7 +41,10 @@ fi
 mkdir -p "$work/x"
 tar -xzf "$tgz" -C "$work/x" --wildcards 'package/dist/gen/models/*.js' 'package/dist/gen/models/*.d.ts' \
         'package/dist/gen/apis/*.js'
-rm -rf "$dest"
-mv "$work/x/package/dist/gen" "$dest"
-touch "$dest/.complete"
+touch "$work/x/package/dist/gen/.complete"
+# One rename of the whole dir: a concurrent fetch either wins or finds the dir complete.
+if ! mv -T "$work/x/package/dist/gen" "$dest" 2>/dev/null && [ ! -f "$dest/.complete" ]; then
+        echo "fetch-k8s-models: cannot install $dest" >&2
+        exit 1
+fi
 echo "$dest"
