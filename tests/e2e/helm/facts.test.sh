@@ -7,9 +7,10 @@
 # this says what they must contain.
 set -euo pipefail
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
+PY=$(command -v /usr/bin/python3 || command -v python3)
 chart=$SRCDIR/charts/istio-cni
 cases=$SRCDIR/tests/helm
-python3 -c 'import yaml' 2>/dev/null || { echo "SKIP: python3 without yaml (python3-yaml)"; exit 77; }
+"$PY" -c 'import yaml' 2>/dev/null || { echo "SKIP: python3 without yaml (python3-yaml)"; exit 77; }
 rc=0
 helm=$("$SRCDIR/tests/tools/fetch-helm.sh") || rc=$?
 [ $rc -eq 0 ] || { [ $rc -eq 77 ] && echo "SKIP: no helm"; exit $rc; }
@@ -21,4 +22,4 @@ while read -r name args; do
         eval "set -- $args"
         (cd "$cases" && "$helm" template istio-cni "$chart" -n istio-system "$@") >"$tmp/$name.yaml"
 done <"$cases/matrix.txt"
-python3 "$SRCDIR/tests/tools/helm-facts.py" "$tmp"
+"$PY" "$SRCDIR/tests/tools/helm-facts.py" "$tmp"

@@ -6,9 +6,10 @@
 # validator must also refuse each broken object of tests/helm/invalid/, with the error it names.
 set -euo pipefail
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
+PY=$(command -v /usr/bin/python3 || command -v python3)
 chart=$SRCDIR/charts/istio-cni
 cases=$SRCDIR/tests/helm
-python3 -c 'import yaml' 2>/dev/null || { echo "SKIP: python3 without yaml (python3-yaml)"; exit 77; }
+"$PY" -c 'import yaml' 2>/dev/null || { echo "SKIP: python3 without yaml (python3-yaml)"; exit 77; }
 rc=0
 helm=$("$SRCDIR/tests/tools/fetch-helm.sh") || rc=$?
 [ $rc -eq 0 ] || { [ $rc -eq 77 ] && echo "SKIP: no helm"; exit $rc; }
@@ -30,7 +31,7 @@ while read -r name args; do
         fi
 done <"$cases/matrix.txt"
 for f in "${files[@]}"; do
-        if python3 "$SRCDIR/tests/tools/k8s-validate.py" "$models" "$f" >"$tmp/out" 2>"$tmp/sum"; then
+        if "$PY" "$SRCDIR/tests/tools/k8s-validate.py" "$models" "$f" >"$tmp/out" 2>"$tmp/sum"; then
                 pass=$((pass + 1)); echo "ok   $(basename "$f" .yaml): $(sed 's/k8s-validate: //' "$tmp/sum")"
         else
                 fail=$((fail + 1)); echo "FAIL $(basename "$f" .yaml)"; cat "$tmp/out"
@@ -39,7 +40,7 @@ done
 
 for f in "$cases"/invalid/*.yaml; do
         want=$(sed -n '1s/^# want: //p' "$f")
-        if python3 "$SRCDIR/tests/tools/k8s-validate.py" "$models" "$f" >"$tmp/out" 2>/dev/null; then
+        if "$PY" "$SRCDIR/tests/tools/k8s-validate.py" "$models" "$f" >"$tmp/out" 2>/dev/null; then
                 fail=$((fail + 1)); echo "FAIL invalid/$(basename "$f") accepted"
         elif [ -n "$want" ] && grep -qF -- "$want" "$tmp/out"; then
                 pass=$((pass + 1)); echo "ok   invalid/$(basename "$f") refused: $want"

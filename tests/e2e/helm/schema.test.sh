@@ -8,6 +8,7 @@
 # also feeds Istio's own values.yaml through the schema.
 set -euo pipefail
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
+PY=$(command -v /usr/bin/python3 || command -v python3)
 chart=$SRCDIR/charts/istio-cni
 rc=0
 helm=$("$SRCDIR/tests/tools/fetch-helm.sh") || rc=$?
@@ -15,7 +16,7 @@ if [ $rc -ne 0 ]; then
         [ $rc -eq 77 ] && echo "SKIP: no helm (tests/tools/fetch-helm.sh)"
         exit $rc
 fi
-python3 -c 'import yaml' 2>/dev/null || { echo "SKIP: python3 without yaml (python3-yaml)"; exit 77; }
+"$PY" -c 'import yaml' 2>/dev/null || { echo "SKIP: python3 without yaml (python3-yaml)"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export HELM_CACHE_HOME=$tmp/cache HELM_CONFIG_HOME=$tmp/config HELM_DATA_HOME=$tmp/data
@@ -25,7 +26,7 @@ bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 render() { "$helm" template istio-cni "$chart" -n istio-system "$@" >"$tmp/out" 2>"$tmp/err"; }
 
 # The committed schema is the generated one.
-if python3 "$SRCDIR/tests/tools/gen-helm-schema.py" | diff -u "$chart/values.schema.json" - >"$tmp/d"; then
+if "$PY" "$SRCDIR/tests/tools/gen-helm-schema.py" | diff -u "$chart/values.schema.json" - >"$tmp/d"; then
         ok
 else
         bad "values.schema.json is stale: python3 tests/tools/gen-helm-schema.py > charts/istio-cni/values.schema.json"
@@ -63,7 +64,7 @@ printf 'cni:\n  repair:\n    repairpods: true\n' >"$tmp/typo.yaml"
 rejects "Additional property repairpods is not allowed" -f "$tmp/typo.yaml"
 
 # Every documented key passes with its default, at the top level and under cni:.
-if ! python3 "$SRCDIR/tests/tools/helm-values-keys.py" "$chart/values.yaml" "$chart/README.md" >"$tmp/keys"; then
+if ! "$PY" "$SRCDIR/tests/tools/helm-values-keys.py" "$chart/values.yaml" "$chart/README.md" >"$tmp/keys"; then
         bad "README values table and values.yaml disagree"
         : >"$tmp/keys"
 fi
@@ -96,7 +97,7 @@ accepts --set compatibilityVersion=1.25
 accepts --set-json 'resources=null'
 # The values file of every case of the golden matrix, and a whole values.yaml as user values.
 for f in "$SRCDIR"/tests/helm/values/*.yaml; do accepts -f "$f"; done
-python3 - "$chart/values.yaml" "$tmp" <<'PY'
+"$PY" - "$chart/values.yaml" "$tmp" <<'PY'
 import sys, yaml
 d = yaml.safe_load(open(sys.argv[1]))["_internal_defaults_do_not_set"]
 yaml.safe_dump(d, open(sys.argv[2] + "/top.yaml", "w"))
@@ -105,7 +106,7 @@ PY
 accepts -f "$tmp/top.yaml"
 accepts -f "$tmp/cni.yaml"
 if [ -n "${ISTIO_CHART:-}" ]; then
-        python3 -c 'import sys, yaml; yaml.safe_dump(yaml.safe_load(open(sys.argv[1]))["_internal_defaults_do_not_set"], open(sys.argv[2], "w"))' \
+        "$PY" -c 'import sys, yaml; yaml.safe_dump(yaml.safe_load(open(sys.argv[1]))["_internal_defaults_do_not_set"], open(sys.argv[2], "w"))' \
                 "$ISTIO_CHART/values.yaml" "$tmp/istio.yaml"
         accepts -f "$tmp/istio.yaml"
         for p in "$ISTIO_CHART"/files/profile-*.yaml; do accepts -f "$p"; done

@@ -8,6 +8,7 @@
 # the intended differences (tests/tools/helm-semdiff.py --cnibox-vs-istio).
 set -euo pipefail
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
+PY=$(command -v /usr/bin/python3 || command -v python3)
 chart=$SRCDIR/charts/istio-cni
 cases=$SRCDIR/tests/helm
 rc=0
@@ -63,7 +64,7 @@ while read -r name args; do
         # labels and a bare CNI_CONF_NAME: 123 where ours quotes them (docs/helm.md).
         if [ -n "${ISTIO_CHART:-}" ] && [ "$name" != scalars ]; then
                 if (cd "$cases" && "$helm" template istio-cni "$ISTIO_CHART" -n istio-system "$@") >"$tmp/istio.yaml" 2>"$tmp/err" &&
-                        python3 "$SRCDIR/tests/tools/helm-semdiff.py" --cnibox-vs-istio "$out" "$tmp/istio.yaml" >"$tmp/sd"; then
+                        "$PY" "$SRCDIR/tests/tools/helm-semdiff.py" --cnibox-vs-istio "$out" "$tmp/istio.yaml" >"$tmp/sd"; then
                         ok "$name: same objects as Istio's chart"
                 else
                         bad "$name: differs from Istio's chart"; cat "$tmp/err" "$tmp/sd" | head -30
