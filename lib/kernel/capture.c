@@ -457,16 +457,14 @@ int capture_run(const struct capture_config *c, const struct capture_opts *o, st
         return r;
 }
 
-/* The native state: the current tables equal what the applied transaction gives in an empty netns. */
+/* The native state: our tables, read over netlink, equal what the same batch gives in an empty
+ * netns (nftbatch_state()). */
 static int check_nft(const struct plan *p, struct capture_report *rep) {
-        _cleanup_free_ char *text = NULL, *error = NULL;
+        _cleanup_free_ char *error = NULL;
         bool ok = false;
         int r;
 
-        /* Applied in an empty scratch netns: nothing to delete there. */
-        r = rules_nft_render_apply(p->rs, 0, &text);
-        if (r >= 0)
-                r = nftapply_state(text, &ok, &error);
+        r = nftbatch_state(p->rs, &ok, &error);
         if (r < 0)
                 return fail(rep, r, "nftables state check failed: %s", error ? error : strerror(-r));
         if (!ok)

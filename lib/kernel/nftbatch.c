@@ -28,7 +28,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +44,7 @@
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 
+#include "base/fileio.h"
 #include "base/idname.h"
 #include "base/macro.h"
 #include "rules/rules-nft.h"
@@ -911,4 +916,355 @@ int nftbatch_tables_present(unsigned *ret_mask) {
 out:
         mnl_socket_close(nl);
         return r;
+}
+
+/* --- state: our tables as canonical text, read over netlink ---------------------------------- */
+
+/* One dump request (already built in req) on its own socket; cb gets each object. -EAGAIN when
+ * the kernel says the dump was interrupted by a change (the caller starts over). */
+static int nl_dump(struct nlmsghdr *req, mnl_cb_t cb, void *data) {
+        char buf[MNL_SOCKET_BUFFER_SIZE * 4] __attribute__((aligned(8)));
+        struct mnl_socket *nl = NULL;
+        uint32_t portid;
+        int r;
+
+        r = nl_open(&nl);
+        if (r < 0)
+                return r;
+        portid = mnl_socket_get_portid(nl);
+        if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0) {
+                r = -errno;
+                goto out;
+        }
+        for (;;) {
+                ssize_t len = mnl_socket_recvfrom(nl, buf, sizeof buf);
+                if (len < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        goto out;
+                }
+                r = mnl_cb_run(buf, (size_t)len, req->nlmsg_seq, portid, cb, data);
+                if (r < 0) {
+                        r = errno == EINTR ? -EAGAIN : errno == ENOENT ? 0 : -errno;
+                        goto out;
+                }
+                if (r == MNL_CB_STOP)
+                        break;
+        }
+        r = 0;
+out:
+        mnl_socket_close(nl);
+        return r;
+}
+
+struct set_text {
+        char table[64], name[64];
+        char *elems; /* "{ 0035 3aa0 }": key bytes in hex, in the kernel's order */
+};
+
+struct dump {
+        const struct rules_nft_table *tabs;
+        size_t n;
+        FILE *out[8];  /* per table; 8 >= ELEMENTSOF(tables) */
+        char *buf[8];
+        size_t len[8];
+        struct set_text *sets;
+        size_t n_sets;
+        int error;
+};
+
+static int table_index(const struct dump *d, const char *name) {
+        for (size_t i = 0; name && i < d->n; i++)
+                if (streq(name, d->tabs[i].name))
+                        return (int)i;
+        return -1;
+}
+
+static int chain_cb(const struct nlmsghdr *nlh, void *data) {
+        struct dump *d = data;
+        struct nftnl_chain *c = nftnl_chain_alloc();
+        int ti;
+
+        if (!c)
+                return MNL_CB_ERROR;
+        if (nftnl_chain_nlmsg_parse(nlh, c) == 0 && nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY) == NFPROTO_INET &&
+            (ti = table_index(d, nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE))) >= 0) {
+                FILE *f = d->out[ti];
+                fprintf(f, "chain %s", nftnl_chain_get_str(c, NFTNL_CHAIN_NAME) ?: "?");
+                if (nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM))
+                        fprintf(f, " type %s hook %u priority %d policy %u", nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE) ?: "?",
+                                nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM), nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO),
+                                nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY));
+                fputc('\n', f);
+        }
+        nftnl_chain_free(c);
+        return MNL_CB_OK;
+}
+
+static int set_cb(const struct nlmsghdr *nlh, void *data) {
+        struct dump *d = data;
+        struct nftnl_set *s = nftnl_set_alloc();
+        const char *tn, *name;
+
+        if (!s)
+                return MNL_CB_ERROR;
+        if (nftnl_set_nlmsg_parse(nlh, s) == 0 && table_index(d, tn = nftnl_set_get_str(s, NFTNL_SET_TABLE)) >= 0 &&
+            (name = nftnl_set_get_str(s, NFTNL_SET_NAME))) {
+                struct set_text *v = realloc(d->sets, (d->n_sets + 1) * sizeof *v);
+                if (!v) {
+                        nftnl_set_free(s);
+                        return MNL_CB_ERROR;
+                }
+                d->sets = v;
+                v[d->n_sets] = (struct set_text){};
+                snprintf(v[d->n_sets].table, sizeof v->table, "%s", tn);
+                snprintf(v[d->n_sets].name, sizeof v->name, "%s", name);
+                d->n_sets++;
+        }
+        nftnl_set_free(s);
+        return MNL_CB_OK;
+}
+
+static int elem_hex(struct nftnl_set_elem *e, void *data) {
+        FILE *f = data;
+        uint32_t len = 0;
+        const uint8_t *k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+
+        fputc(' ', f);
+        for (uint32_t i = 0; k && i < len; i++)
+                fprintf(f, "%02x", k[i]);
+        return 0;
+}
+
+static int elems_cb(const struct nlmsghdr *nlh, void *data) {
+        struct nftnl_set *s = data;
+        return nftnl_set_elems_nlmsg_parse(nlh, s) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+/* Fills each set's element text. */
+static int dump_elems(struct set_text *st) {
+        char req[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(8)));
+        struct nftnl_set *s = nftnl_set_alloc();
+        struct nlmsghdr *nlh;
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f;
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        nftnl_set_set_str(s, NFTNL_SET_TABLE, st->table);
+        nftnl_set_set_str(s, NFTNL_SET_NAME, st->name);
+        nlh = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP, (uint32_t)time(NULL));
+        nftnl_set_elems_nlmsg_build_payload(nlh, s);
+        r = nl_dump(nlh, elems_cb, s);
+        if (r >= 0) {
+                f = open_memstream(&buf, &len);
+                if (!f)
+                        r = -ENOMEM;
+                else {
+                        fputc('{', f);
+                        nftnl_set_elem_foreach(s, elem_hex, f);
+                        fputs(" }", f);
+                        r = memstream_finish(f, &buf, 0, &st->elems);
+                }
+        }
+        nftnl_set_free(s);
+        return r;
+}
+
+struct rule_print {
+        struct dump *d;
+        FILE *f;
+        const char *table;
+};
+
+static int expr_print(struct nftnl_expr *e, void *data) {
+        struct rule_print *p = data;
+        const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+        char buf[1024];
+
+        if (streq(name, "counter")) {
+                /* Its values are traffic, not configuration. */
+                fputs(" [counter]", p->f);
+                return 0;
+        }
+        if (streq(name, "lookup")) {
+                /* The anonymous set by content: its kernel name depends on creation order. */
+                const char *set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
+                const char *elems = "{ ? }";
+                for (size_t i = 0; set && i < p->d->n_sets; i++)
+                        if (streq(p->d->sets[i].table, p->table) && streq(p->d->sets[i].name, set))
+                                elems = p->d->sets[i].elems ?: elems;
+                fprintf(p->f, " [lookup reg %u %s flags 0x%x]", nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_SREG), elems,
+                        nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_FLAGS));
+                return 0;
+        }
+        int n = nftnl_expr_snprintf(buf, sizeof buf, e, NFTNL_OUTPUT_DEFAULT, 0);
+        if (n < 0)
+                n = 0;
+        if ((size_t)n >= sizeof buf)
+                n = (int)sizeof buf - 1;
+        while (n > 0 && buf[n - 1] == ' ')
+                n--;
+        buf[n] = '\0';
+        fprintf(p->f, " [%s %s]", name, buf);
+        return 0;
+}
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data) {
+        struct dump *d = data;
+        struct nftnl_rule *r = nftnl_rule_alloc();
+        int ti;
+
+        if (!r)
+                return MNL_CB_ERROR;
+        if (nftnl_rule_nlmsg_parse(nlh, r) == 0 && nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY) == NFPROTO_INET &&
+            (ti = table_index(d, nftnl_rule_get_str(r, NFTNL_RULE_TABLE))) >= 0) {
+                struct rule_print p = { d, d->out[ti], d->tabs[ti].name };
+                fprintf(p.f, "rule %s:", nftnl_rule_get_str(r, NFTNL_RULE_CHAIN) ?: "?");
+                nftnl_expr_foreach(r, expr_print, &p);
+                fputc('\n', p.f);
+        }
+        nftnl_rule_free(r);
+        return MNL_CB_OK;
+}
+
+static void dump_done(struct dump *d) {
+        for (size_t i = 0; i < ELEMENTSOF(d->out); i++) {
+                if (d->out[i])
+                        fclose(d->out[i]);
+                free(d->buf[i]);
+        }
+        for (size_t i = 0; i < d->n_sets; i++)
+                free(d->sets[i].elems);
+        free(d->sets);
+}
+
+static int dump_once(char **ret_text) {
+        char req[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(8)));
+        struct dump d = {};
+        unsigned present = 0;
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f;
+        int r;
+
+        d.tabs = rules_nft_tables(&d.n);
+        r = nftbatch_tables_present(&present);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < d.n; i++) {
+                d.out[i] = open_memstream(&d.buf[i], &d.len[i]);
+                if (!d.out[i]) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+        }
+        /* Sets first: a rule's lookup prints its set's elements. */
+        r = nl_dump(nftnl_nlmsg_build_hdr(req, NFT_MSG_GETSET, NFPROTO_INET, NLM_F_DUMP, (uint32_t)time(NULL)), set_cb, &d);
+        for (size_t i = 0; r >= 0 && i < d.n_sets; i++)
+                r = dump_elems(&d.sets[i]);
+        if (r >= 0)
+                r = nl_dump(nftnl_nlmsg_build_hdr(req, NFT_MSG_GETCHAIN, NFPROTO_INET, NLM_F_DUMP, (uint32_t)time(NULL)),
+                            chain_cb, &d);
+        if (r >= 0)
+                r = nl_dump(nftnl_nlmsg_build_hdr(req, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP, (uint32_t)time(NULL)),
+                            rule_cb, &d);
+        if (r < 0)
+                goto out;
+        f = open_memstream(&buf, &len);
+        if (!f) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (size_t i = 0; i < d.n; i++) {
+                if (!(present & (1u << i)))
+                        continue;
+                fflush(d.out[i]);
+                fprintf(f, "table inet %s\n%s", d.tabs[i].name, d.buf[i] ?: "");
+        }
+        r = memstream_finish(f, &buf, 0, ret_text);
+out:
+        dump_done(&d);
+        return r;
+}
+
+int nftbatch_dump(char **ret_text) {
+        int r = -EAGAIN;
+
+        /* A dump that a concurrent change interrupted is taken again, a few times. */
+        for (int i = 0; i < 5 && r == -EAGAIN; i++)
+                r = dump_once(ret_text);
+        return r;
+}
+
+/* Child exit codes of nftbatch_state()'s scratch-namespace child. */
+enum { STATE_CHILD_OK, STATE_CHILD_UNSHARE, STATE_CHILD_APPLY, STATE_CHILD_DUMP };
+
+int nftbatch_state(const struct ruleset *rs, bool *ret_in_sync, char **ret_error) {
+        _cleanup_free_ char *current = NULL, *expected = NULL;
+        _cleanup_close_ int rfd = -1;
+        int pipefd[2], status, r;
+        pid_t pid;
+
+        if (ret_error)
+                *ret_error = NULL;
+        r = nftbatch_dump(&current);
+        if (r < 0)
+                return r;
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                close(pipefd[0]);
+                close(pipefd[1]);
+                return r;
+        }
+        if (pid == 0) {
+                /* Child: the same batch into an empty private netns, read back. Never returns. */
+                char *text = NULL;
+                size_t n, off = 0;
+
+                close(pipefd[0]);
+                if (unshare(CLONE_NEWNET) < 0)
+                        _exit(STATE_CHILD_UNSHARE);
+                if (nftbatch_apply(rs, 0, 0, NULL) < 0)
+                        _exit(STATE_CHILD_APPLY);
+                if (nftbatch_dump(&text) < 0)
+                        _exit(STATE_CHILD_DUMP);
+                n = strlen(text);
+                while (off < n) {
+                        ssize_t k = write(pipefd[1], text + off, n - off);
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k <= 0)
+                                _exit(STATE_CHILD_DUMP);
+                        off += (size_t)k;
+                }
+                _exit(STATE_CHILD_OK);
+        }
+        close(pipefd[1]);
+        rfd = pipefd[0];
+        r = fileio_read_all(rfd, 64u << 20, &expected, NULL);
+        if (r < 0)
+                (void)kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        if (r < 0)
+                return r;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != STATE_CHILD_OK) {
+                const char *why = !WIFEXITED(status)                             ? "the scratch child died"
+                                  : WEXITSTATUS(status) == STATE_CHILD_UNSHARE ? "cannot create a scratch network namespace (needs CAP_SYS_ADMIN)"
+                                  : WEXITSTATUS(status) == STATE_CHILD_APPLY   ? "the expected rules do not apply to an empty ruleset"
+                                                                               : "cannot read the scratch ruleset";
+                if (ret_error)
+                        *ret_error = strdup(why);
+                return WIFEXITED(status) && WEXITSTATUS(status) == STATE_CHILD_UNSHARE ? -EPERM : -EIO;
+        }
+        *ret_in_sync = streq(current, expected);
+        return 0;
 }

@@ -41,3 +41,14 @@ int nftbatch_cleanup(char **ret_error);
 /* Sets *ret_mask to the NFTBATCH_TABLE_* bits of our tables that exist (one NFT_MSG_GETTABLE
  * dump, family inet). */
 int nftbatch_tables_present(unsigned *ret_mask);
+
+/* Our tables as canonical text, read over netlink (no nft listing): per table in nat, mangle,
+ * raw order, its chains (hook, priority, policy) and its rules' expressions as the kernel holds
+ * them, with counter values left out and each anonymous set written as its elements. "" when none
+ * of our tables exists. */
+int nftbatch_dump(char **ret_text);
+
+/* Is the kernel holding exactly what nftbatch_apply(rs) builds? Compares nftbatch_dump() here
+ * with the dump of the same batch applied in an empty private netns (a forked child; -EPERM
+ * without CAP_SYS_ADMIN). Returns 0 and sets *ret_in_sync, or -errno (*ret_error, optional). */
+int nftbatch_state(const struct ruleset *rs, bool *ret_in_sync, char **ret_error);
