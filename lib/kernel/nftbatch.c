@@ -85,21 +85,22 @@ static void batch_done(struct batch *b) {
         *b = (struct batch){};
 }
 
-static int batch_room(struct batch *b) {
-        if (b->cap - b->len >= MSG_ROOM)
+static int batch_room_for(struct batch *b, size_t want) {
+        if (b->cap - b->len >= want)
                 return 0;
         size_t cap = b->cap ? b->cap * 2 : 4 * MSG_ROOM;
-        while (cap - b->len < MSG_ROOM)
+        while (cap - b->len < want)
                 cap *= 2;
         char *p = realloc(b->buf, cap);
         if (!p)
                 return -ENOMEM;
-        /* mnl_attr_put() pads; zeroed memory keeps the padding deterministic (and ASan quiet). */
-        memset(p + b->cap, 0, cap - b->cap);
+        /* No zeroing needed: libmnl clears the headers it puts and every attribute's padding. */
         b->buf = p;
         b->cap = cap;
         return 0;
 }
+
+static int batch_room(struct batch *b) { return batch_room_for(b, MSG_ROOM); }
 
 /* Starts the next message: its header at the end of the buffer, its object recorded under its seq. */
 static struct nlmsghdr *batch_msg(struct batch *b, uint16_t type, uint16_t flags, struct obj o) {
@@ -722,10 +723,30 @@ static char *describe(const struct batch *b, uint32_t seq, int err) {
 
 /* Sends the batch and reads every answer. 0, or the first refusal (lowest seq) as -EINVAL with
  * *ret_error naming the object. */
+#define RECV_VLEN 256
+#define RECV_SLOT 1024 /* an ACK is 36 bytes (NETLINK_CAP_ACK); an error with extack attributes more */
+struct rx {
+        struct mmsghdr hdr[RECV_VLEN];
+        struct iovec iov[RECV_VLEN];
+        char buf[RECV_VLEN][RECV_SLOT] __attribute__((aligned(8)));
+};
+
+static struct rx *rx_new(void) {
+        struct rx *rx = calloc(1, sizeof *rx);
+        if (!rx)
+                return NULL;
+        for (int i = 0; i < RECV_VLEN; i++) {
+                rx->iov[i] = (struct iovec){ rx->buf[i], RECV_SLOT };
+                rx->hdr[i].msg_hdr.msg_iov = &rx->iov[i];
+                rx->hdr[i].msg_hdr.msg_iovlen = 1;
+        }
+        return rx;
+}
+
 static int batch_send(struct batch *b, char **ret_error) {
+        _cleanup_free_ struct rx *rx = NULL;
         struct mnl_socket *nl = NULL;
         struct nlmsghdr *nlh;
-        char rbuf[8192] __attribute__((aligned(8)));
         uint32_t bad_seq = 0, portid;
         int bad_err = 0, r;
         size_t acks = 0;
@@ -736,6 +757,9 @@ static int batch_send(struct batch *b, char **ret_error) {
         nlh = nftnl_batch_end(b->buf + b->len, ++b->seq);
         b->len += NLMSG_ALIGN(nlh->nlmsg_len);
 
+        rx = rx_new();
+        if (!rx)
+                return -ENOMEM;
         r = nl_open(&nl);
         if (r < 0)
                 return r;
@@ -748,10 +772,11 @@ static int batch_send(struct batch *b, char **ret_error) {
                         *ret_error = NULL;
                 return r;
         }
-        /* nfnetlink handled the batch inside sendmsg(): every answer is queued now. */
+        /* nfnetlink handled the batch inside sendmsg(): every answer is queued now. One ACK per
+         * object: read them RECV_VLEN at a time (recvmmsg), not one syscall each. */
         for (;;) {
-                ssize_t len = recv(mnl_socket_get_fd(nl), rbuf, sizeof rbuf, MSG_DONTWAIT);
-                if (len < 0) {
+                int k = recvmmsg(mnl_socket_get_fd(nl), rx->hdr, RECV_VLEN, MSG_DONTWAIT, NULL);
+                if (k < 0) {
                         if (errno == EINTR)
                                 continue;
                         if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -762,16 +787,21 @@ static int batch_send(struct batch *b, char **ret_error) {
                                 *ret_error = NULL;
                         return r;
                 }
-                for (nlh = (struct nlmsghdr *)rbuf; mnl_nlmsg_ok(nlh, (int)len); nlh = mnl_nlmsg_next(nlh, (int *)&len)) {
-                        if (nlh->nlmsg_pid != portid || nlh->nlmsg_type != NLMSG_ERROR)
-                                continue;
-                        const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-                        acks++;
-                        if (e->error && (!bad_seq || nlh->nlmsg_seq < bad_seq)) {
-                                bad_seq = nlh->nlmsg_seq;
-                                bad_err = -e->error;
+                for (int m = 0; m < k; m++) {
+                        int len = (int)rx->hdr[m].msg_len;
+                        for (nlh = (struct nlmsghdr *)rx->buf[m]; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+                                if (nlh->nlmsg_pid != portid || nlh->nlmsg_type != NLMSG_ERROR)
+                                        continue;
+                                const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+                                acks++;
+                                if (e->error && (!bad_seq || nlh->nlmsg_seq < bad_seq)) {
+                                        bad_seq = nlh->nlmsg_seq;
+                                        bad_err = -e->error;
+                                }
                         }
                 }
+                if (k < RECV_VLEN)
+                        break; /* drained: everything was queued before the first read */
         }
         mnl_socket_close(nl);
         if (bad_seq) {
@@ -812,6 +842,9 @@ int nftbatch_apply(const struct ruleset *rs, unsigned drop_mask, unsigned flags,
         if (rs->flavor != RULES_FLAVOR_NFT)
                 return -EINVAL;
         r = batch_begin(&b);
+        /* One allocation for the common case: a rule message is 200-400 bytes. */
+        if (r >= 0)
+                r = batch_room_for(&b, rs->fam[0].n * 512 + MSG_ROOM);
         /* Deleting first drops what a flush keeps (a table or chain the new configuration does
          * not use); "add" first makes the delete succeed whatever happened since the dump. */
         for (size_t ti = 0; r >= 0 && ti < n; ti++)
