@@ -909,46 +909,24 @@ static int present_cb(const struct nlmsghdr *nlh, void *data) {
         return MNL_CB_OK;
 }
 
+static int nl_dump(struct nlmsghdr *req, mnl_cb_t cb, void *data);
+
 int nftbatch_tables_present(unsigned *ret_mask) {
-        char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(8)));
+        char req[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(8)));
         struct present_ctx p = {};
-        struct mnl_socket *nl = NULL;
-        struct nlmsghdr *nlh;
-        uint32_t seq = (uint32_t)time(NULL), portid;
-        int r;
+        int r = -EAGAIN;
 
         p.tabs = rules_nft_tables(&p.n);
-        r = nl_open(&nl);
+        /* A dump interrupted by a concurrent change (NLM_F_DUMP_INTR) is taken again. */
+        for (int i = 0; i < 5 && r == -EAGAIN; i++) {
+                p.mask = 0;
+                r = nl_dump(nftnl_nlmsg_build_hdr(req, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_DUMP, (uint32_t)time(NULL)),
+                            present_cb, &p);
+        }
         if (r < 0)
                 return r;
-        portid = mnl_socket_get_portid(nl);
-        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_DUMP, seq);
-        if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-                r = -errno;
-                goto out;
-        }
-        for (;;) {
-                ssize_t len = mnl_socket_recvfrom(nl, buf, sizeof buf);
-                if (len < 0) {
-                        r = errno == EINTR ? 0 : -errno;
-                        if (r == 0)
-                                continue;
-                        goto out;
-                }
-                r = mnl_cb_run(buf, (size_t)len, seq, portid, present_cb, &p);
-                if (r < 0) {
-                        /* EINTR: the table list changed during the dump; ask again. */
-                        r = -errno;
-                        goto out;
-                }
-                if (r == MNL_CB_STOP)
-                        break;
-        }
-        r = 0;
         *ret_mask = p.mask;
-out:
-        mnl_socket_close(nl);
-        return r;
+        return 0;
 }
 
 /* --- state: our tables as canonical text, read over netlink ---------------------------------- */
