@@ -30,6 +30,7 @@
 #include "kernel/iptnft.h"
 #include "base/macro.h"
 #include "kernel/nftapply.h"
+#include "kernel/nftbatch.h"
 #include "kernel/routes.h"
 #include "rules/rules-ipt.h"
 #include "rules/rules-nft.h"
@@ -210,43 +211,41 @@ static const struct rules_list *plan_residue(const struct capture_config *c, str
 /* --- native nftables (§7) ------------------------------------------------------------------ */
 
 static int run_nft(const struct capture_config *c, const struct plan *p, struct capture_report *rep) {
-        _cleanup_free_ char *text = NULL, *error = NULL;
+        _cleanup_free_ char *error = NULL;
         bool routes_added = false;
-        unsigned present = 0;
+        unsigned present = 0, flags = 0;
+        const char *f;
         int r;
 
         if (c->cleanup_only) {
-                r = nftapply_cleanup(&error);
+                r = nftbatch_cleanup(&error);
                 if (r < 0)
                         return fail(rep, r, "nftables cleanup failed: %s", error ? error : strerror(-r));
                 note(rep, "nftables: removed tables inet %s, %s, %s", RULES_NFT_TABLE_NAT, RULES_NFT_TABLE_MANGLE,
                      RULES_NFT_TABLE_RAW);
                 return drop_stale_routes(c, rep);
         }
-        /* Which of our tables exist: those are deleted and recreated in the transaction. */
-        r = nftapply_load(&error);
+        /* Which of our tables exist: those are deleted and recreated in the batch. */
+        r = nftbatch_tables_present(&present);
         if (r < 0)
-                return fail(rep, r, "nftables transaction failed (nothing was changed): %s", error ? error : strerror(-r));
-        r = nftapply_tables_present(&present);
-        if (r < 0)
-                return fail(rep, r, "Failed to list the nftables tables: %s", strerror(-r));
-        r = rules_nft_render_apply(p->rs, present, &text);
-        if (r < 0)
-                return fail(rep, r, "Failed to render the nftables rules: %s", strerror(-r));
+                return fail(rep, r, "Failed to list the nftables tables (nothing was changed): %s", strerror(-r));
+        f = secure_getenv(NFTAPPLY_FAULT_ENV);
+        if (f && streq(f, NFTAPPLY_FAULT_LAST_RULE))
+                flags |= NFTBATCH_FAULT_LAST_RULE;
         r = setup_routes(c, rep, &routes_added);
         if (r < 0) {
                 undo_routes(c, routes_added);
                 return r;
         }
-        /* One transaction: every table, both IP families, flushed and refilled atomically, and
+        /* One netlink batch: every table, both IP families, flushed and refilled atomically, and
          * our tables this configuration does not use deleted. */
-        r = nftapply_apply(text, &error);
+        r = nftbatch_apply(p->rs, present, flags, &error);
         if (r < 0) {
                 undo_routes(c, routes_added);
                 return fail(rep, r, "nftables transaction failed (nothing was changed): %s",
                             error ? error : strerror(-r));
         }
-        note(rep, "nftables: applied our tables in one atomic transaction");
+        note(rep, "nftables: applied our tables in one atomic netlink batch");
         return drop_stale_routes(c, rep);
 }
 
@@ -458,16 +457,14 @@ int capture_run(const struct capture_config *c, const struct capture_opts *o, st
         return r;
 }
 
-/* The native state: the current tables equal what the applied transaction gives in an empty netns. */
+/* The native state: our tables, read over netlink, equal what the same batch gives in an empty
+ * netns (nftbatch_state()). */
 static int check_nft(const struct plan *p, struct capture_report *rep) {
-        _cleanup_free_ char *text = NULL, *error = NULL;
+        _cleanup_free_ char *error = NULL;
         bool ok = false;
         int r;
 
-        /* Applied in an empty scratch netns: nothing to delete there. */
-        r = rules_nft_render_apply(p->rs, 0, &text);
-        if (r >= 0)
-                r = nftapply_state(text, &ok, &error);
+        r = nftbatch_state(p->rs, &ok, &error);
         if (r < 0)
                 return fail(rep, r, "nftables state check failed: %s", error ? error : strerror(-r));
         if (!ok)

@@ -317,7 +317,7 @@ int config_parse_duration_usec(const char *s, uint64_t *ret) {
 /* --- list parsers -------------------------------------------------------------------------- */
 
 /* Istio's split: on ',', empty items dropped, no whitespace trimming (§2.5). Calls fn per item. */
-static int split_list(const char *s, int (*fn)(const char *item, void *ud), void *ud, const char **ret_bad) {
+static int split_list(const char *s, size_t max, int (*fn)(const char *item, void *ud), void *ud, const char **ret_bad) {
         size_t count = 0, i = 0, len = strlen(s ? s : "");
         char item[4096];
 
@@ -327,7 +327,7 @@ static int split_list(const char *s, int (*fn)(const char *item, void *ud), void
                 size_t n = strcspn(s + i, ",");
                 if (n > 0) {
                         int r;
-                        if (++count > CONFIG_MAX_LIST)
+                        if (++count > max)
                                 return -E2BIG;
                         if (n >= sizeof item)
                                 r = -EINVAL;
@@ -377,7 +377,7 @@ int config_parse_port_list(const char *s, struct config_ports *ret) {
 
 int config_parse_port_list_full(const char *s, struct config_ports *ret, const char **ret_bad) {
         struct config_ports p = {};
-        int r = split_list(s, add_port, &p, ret_bad);
+        int r = split_list(s, CONFIG_MAX_LIST, add_port, &p, ret_bad);
         if (r < 0) {
                 config_ports_free(&p);
                 return r;
@@ -422,7 +422,7 @@ static int add_iface(const char *item, void *ud) {
 
 int config_parse_iface_list(const char *s, struct config_ifaces *ret) {
         struct config_ifaces l = {};
-        int r = split_list(s, add_iface, &l, NULL);
+        int r = split_list(s, CONFIG_MAX_LIST, add_iface, &l, NULL);
         if (r < 0) {
                 ifaces_free(&l);
                 return r;
@@ -463,7 +463,7 @@ int config_parse_cidr_list(const char *s, bool allow_wildcard, bool *ret_all, st
                         *ret_all = true;
                 return 0;
         }
-        r = split_list(s, add_cidr, two, ret_bad);
+        r = split_list(s, CONFIG_MAX_CIDRS, add_cidr, two, ret_bad);
         if (r < 0) {
                 cidrs_free(&two[0]);
                 cidrs_free(&two[1]);
@@ -522,7 +522,7 @@ static int add_owner(const char *item, void *ud) {
 
 int config_parse_owner_list(const char *s, struct config_owners *ret, const char **ret_bad) {
         struct config_owners l = {};
-        int r = split_list(s, add_owner, &l, ret_bad);
+        int r = split_list(s, CONFIG_MAX_LIST, add_owner, &l, ret_bad);
         if (r < 0) {
                 config_owners_free(&l);
                 return r;
@@ -778,7 +778,7 @@ static int conv_cidrs(const struct raw *raw, int id, bool allow_wildcard, bool *
                 return 0;
         r = config_parse_cidr_list(raw->val[id], allow_wildcard, ret_all, ret, &bad);
         if (r == -E2BIG)
-                return fail(err, CONFIG_ERR_CONFIG, "too many CIDRs in %s (at most %d)", raw->src[id], CONFIG_MAX_LIST);
+                return fail(err, CONFIG_ERR_CONFIG, "too many CIDRs in %s (at most %d)", raw->src[id], CONFIG_MAX_CIDRS);
         if (r < 0 && !allow_wildcard && streq(raw->val[id], "*"))
                 return fail(err, CONFIG_ERR_CONFIG, "invalid value for OUTBOUND_IP_RANGES_EXCLUDE: \"*\" (%s)",
                             raw->src[id]);

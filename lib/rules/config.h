@@ -13,6 +13,9 @@
 
 #define CONFIG_MAX_OWNER_GROUPS 64   /* Istio's limit on ISTIO_OUTBOUND_OWNER_GROUPS (include mode) */
 #define CONFIG_MAX_LIST 1024         /* any list longer than this is rejected, not truncated */
+/* CIDR lists (-i/-x) may be as long as one exec argument can carry (MAX_ARG_STRLEN, 128 KiB:
+ * ~5,000-7,000 IPv4 CIDRs); Istio has no cap. Longer lists are rejected, not truncated. */
+#define CONFIG_MAX_CIDRS 16384
 #define CONFIG_OWNER_NAME_MAX 32     /* useradd's limit */
 
 /* A uid, gid or group: numeric, or a name resolved only where rules are applied

@@ -11,38 +11,38 @@
 #include "rules/rules-nft.h"
 
 /* Our tables in transaction order, with their chains in Istio's fixed declaration order. */
-static const struct {
-        enum rules_table table;
-        const char *name;
-        struct {
-                enum rules_chain chain;
-                const char *base; /* base-chain spec, NULL for regular chains */
-        } chains[8];
-} tables[] = {
+#define BASE(ty, hk, pr) .type = ty, .hook = hk, .priority = pr
+static const struct rules_nft_table tables[] = {
         { RULES_TABLE_NAT, RULES_NFT_TABLE_NAT,
-          { { RULES_CHAIN_PREROUTING, "{ type nat hook prerouting priority -100 ; }" },
-            { RULES_CHAIN_OUTPUT, "{ type nat hook output priority -100 ; }" },
-            { RULES_CHAIN_ISTIO_INBOUND, NULL },
-            { RULES_CHAIN_ISTIO_REDIRECT, NULL },
-            { RULES_CHAIN_ISTIO_IN_REDIRECT, NULL },
-            { RULES_CHAIN_ISTIO_OUTPUT, NULL },
-            { RULES_CHAIN_ISTIO_OUTPUT_DNS, NULL },
-            { RULES_CHAIN_MAX, NULL } } },
+          { { RULES_CHAIN_PREROUTING, BASE("nat", "prerouting", -100) },
+            { RULES_CHAIN_OUTPUT, BASE("nat", "output", -100) },
+            { RULES_CHAIN_ISTIO_INBOUND, NULL, NULL, 0 },
+            { RULES_CHAIN_ISTIO_REDIRECT, NULL, NULL, 0 },
+            { RULES_CHAIN_ISTIO_IN_REDIRECT, NULL, NULL, 0 },
+            { RULES_CHAIN_ISTIO_OUTPUT, NULL, NULL, 0 },
+            { RULES_CHAIN_ISTIO_OUTPUT_DNS, NULL, NULL, 0 },
+            { RULES_CHAIN_MAX, NULL, NULL, 0 } } },
         { RULES_TABLE_MANGLE, RULES_NFT_TABLE_MANGLE,
-          { { RULES_CHAIN_PREROUTING, "{ type filter hook prerouting priority -150 ; }" },
-            { RULES_CHAIN_OUTPUT, "{ type route hook output priority -150 ; }" },
-            { RULES_CHAIN_ISTIO_DIVERT, NULL },
-            { RULES_CHAIN_ISTIO_TPROXY, NULL },
-            { RULES_CHAIN_ISTIO_INBOUND, NULL },
-            { RULES_CHAIN_ISTIO_DROP, NULL },
-            { RULES_CHAIN_MAX, NULL } } },
+          { { RULES_CHAIN_PREROUTING, BASE("filter", "prerouting", -150) },
+            { RULES_CHAIN_OUTPUT, BASE("route", "output", -150) },
+            { RULES_CHAIN_ISTIO_DIVERT, NULL, NULL, 0 },
+            { RULES_CHAIN_ISTIO_TPROXY, NULL, NULL, 0 },
+            { RULES_CHAIN_ISTIO_INBOUND, NULL, NULL, 0 },
+            { RULES_CHAIN_ISTIO_DROP, NULL, NULL, 0 },
+            { RULES_CHAIN_MAX, NULL, NULL, 0 } } },
         { RULES_TABLE_RAW, RULES_NFT_TABLE_RAW,
-          { { RULES_CHAIN_PREROUTING, "{ type filter hook prerouting priority -300 ; }" },
-            { RULES_CHAIN_OUTPUT, "{ type filter hook output priority -300 ; }" },
-            { RULES_CHAIN_ISTIO_INBOUND, NULL },
-            { RULES_CHAIN_ISTIO_OUTPUT_DNS, NULL },
-            { RULES_CHAIN_MAX, NULL } } },
+          { { RULES_CHAIN_PREROUTING, BASE("filter", "prerouting", -300) },
+            { RULES_CHAIN_OUTPUT, BASE("filter", "output", -300) },
+            { RULES_CHAIN_ISTIO_INBOUND, NULL, NULL, 0 },
+            { RULES_CHAIN_ISTIO_OUTPUT_DNS, NULL, NULL, 0 },
+            { RULES_CHAIN_MAX, NULL, NULL, 0 } } },
 };
+#undef BASE
+
+const struct rules_nft_table *rules_nft_tables(size_t *ret_n) {
+        *ret_n = ELEMENTSOF(tables);
+        return tables;
+}
 
 const char *rules_nft_table_name(enum rules_table t) {
         for (size_t i = 0; i < ELEMENTSOF(tables); i++)
@@ -245,8 +245,9 @@ static void render_table(FILE *f, const struct rules_list *l, size_t ti) {
                 if (!count[ch])
                         continue;
                 fprintf(f, "add chain inet %s %s", tn, rules_chain_nft_name(ch));
-                if (tables[ti].chains[k].base)
-                        fprintf(f, " %s", tables[ti].chains[k].base);
+                if (tables[ti].chains[k].type)
+                        fprintf(f, " { type %s hook %s priority %d ; }", tables[ti].chains[k].type,
+                                tables[ti].chains[k].hook, tables[ti].chains[k].priority);
                 fputc('\n', f);
         }
 

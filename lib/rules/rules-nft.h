@@ -24,5 +24,20 @@ int rules_nft_render(const struct ruleset *rs, bool cleanup, char **ret_text);
  * rules_nft_render() only: that is Istio's text (its goldens). */
 int rules_nft_render_apply(const struct ruleset *rs, unsigned drop_mask, char **ret_text);
 const char *rules_nft_table_name(enum rules_table t);
+
+/* The layout both consumers of the rules use (this text renderer and kernel/nftbatch's netlink
+ * builder): our tables in transaction order, each with its chains in Istio's declaration order
+ * (§7), terminated by RULES_CHAIN_MAX. A base chain has a type; a regular chain's type is NULL. */
+struct rules_nft_table {
+        enum rules_table table;
+        const char *name;
+        struct rules_nft_chain {
+                enum rules_chain chain;
+                const char *type; /* "nat", "filter", "route"; NULL: a regular chain */
+                const char *hook; /* "prerouting", "output" */
+                int priority;
+        } chains[8];
+};
+const struct rules_nft_table *rules_nft_tables(size_t *ret_n);
 /* Does an interface name need quotes in nft syntax (starts with a digit, or is an nft keyword)? */
 bool rules_nft_ifname_needs_quotes(const char *name);

@@ -403,28 +403,31 @@ static const struct {
         const char *flag;
         const char *item;
         const char *names;
+        size_t max;
+        const char *max_text;
 } overlong[] = {
-        { "-b", "80", "--istio-inbound-ports" },
-        { "-q", "80", "--istio-outbound-ports" },
-        { "-c", "eth0", "--istio-exclude-interfaces" },
-        { "-k", "eth0", "--kube-virt-interfaces" },
-        { "-i", "10.0.0.0/8", "--istio-service-cidr" },
-        { "-x", "fd00::/8", "--istio-service-exclude-cidr" },
-        { "-u", "1337", "--proxy-uid" },
-        { "-g", "1337", "--proxy-gid" },
+        { "-b", "80", "--istio-inbound-ports", CONFIG_MAX_LIST, "1024" },
+        { "-q", "80", "--istio-outbound-ports", CONFIG_MAX_LIST, "1024" },
+        { "-c", "eth0", "--istio-exclude-interfaces", CONFIG_MAX_LIST, "1024" },
+        { "-k", "eth0", "--kube-virt-interfaces", CONFIG_MAX_LIST, "1024" },
+        /* CIDR lists: up to what one exec argument carries (issue 14). */
+        { "-i", "10.0.0.0/8", "--istio-service-cidr", CONFIG_MAX_CIDRS, "16384" },
+        { "-x", "fd00::/8", "--istio-service-exclude-cidr", CONFIG_MAX_CIDRS, "16384" },
+        { "-u", "1337", "--proxy-uid", CONFIG_MAX_LIST, "1024" },
+        { "-g", "1337", "--proxy-gid", CONFIG_MAX_LIST, "1024" },
 };
 
 START_TEST(test_overlong_lists) {
         struct capture_config c;
         struct config_error err;
-        _cleanup_free_ char *ok = repeat_list(overlong[_i].item, CONFIG_MAX_LIST);
-        _cleanup_free_ char *big = repeat_list(overlong[_i].item, CONFIG_MAX_LIST + 1);
+        _cleanup_free_ char *ok = repeat_list(overlong[_i].item, overlong[_i].max);
+        _cleanup_free_ char *big = repeat_list(overlong[_i].item, overlong[_i].max + 1);
 
         ck_assert_int_eq(parse(&c, A(overlong[_i].flag, ok), NULL, NULL, &err), 0);
         config_done(&c);
         ck_assert_int_eq(parse(&c, A(overlong[_i].flag, big), NULL, NULL, &err), -EINVAL);
         ck_assert_int_eq(err.kind, CONFIG_ERR_CONFIG);
-        ck_assert_msg(strstr(err.msg, "too many") && strstr(err.msg, overlong[_i].names) && strstr(err.msg, "1024"), "%s",
+        ck_assert_msg(strstr(err.msg, "too many") && strstr(err.msg, overlong[_i].names) && strstr(err.msg, overlong[_i].max_text), "%s",
                       err.msg);
         config_done(&c);
 }
@@ -715,7 +718,10 @@ START_TEST(test_parse_list_limits) {
         ck_assert_int_eq(config_parse_owner_list(ports_big, &o, &bad), -E2BIG);
         ck_assert_int_eq(config_parse_iface_list(ports_big, &i), -E2BIG);
         {
-                _cleanup_free_ char *cidrs_big = repeat_list("10.0.0.0/8", CONFIG_MAX_LIST + 1);
+                _cleanup_free_ char *cidrs_ok = repeat_list("10.0.0.0/8", CONFIG_MAX_CIDRS);
+                _cleanup_free_ char *cidrs_big = repeat_list("10.0.0.0/8", CONFIG_MAX_CIDRS + 1);
+                ck_assert_int_eq(config_parse_cidr_list(cidrs_ok, true, NULL, two, &bad), 0);
+                ck_assert_uint_eq(two[0].n, CONFIG_MAX_CIDRS);
                 ck_assert_int_eq(config_parse_cidr_list(cidrs_big, true, NULL, two, &bad), -E2BIG);
         }
         /* An item longer than any valid one is an error, not a truncation. */
@@ -725,6 +731,8 @@ START_TEST(test_parse_list_limits) {
         ck_assert_int_eq(config_parse_port_list(long_item, &p), -EINVAL);
         ck_assert_int_eq(config_parse_cidr_list(long_item, true, NULL, two, &bad), -EINVAL);
         ck_assert_ptr_eq(bad, long_item);
+        free(two[0].v);
+        free(two[1].v);
 }
 END_TEST
 
