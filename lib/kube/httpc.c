@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* httpc.c: HTTP/1.1 client over dlopen()ed libssl (see httpc.h for why and what).
+/* httpc.c: HTTP/1.1 client over dlopen()ed libssl, linked in the static build (see httpc.h).
  * Spec: istio-cni.md §2.5; RFC 9112 (message syntax, chunked coding); RFC 6125; RFC 6066 §3. */
 #include <arpa/inet.h>
+#ifndef CNIBOX_STATIC
 #include <dlfcn.h>
+#endif
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -56,6 +58,14 @@ static char ssl_error[256];
 static pthread_once_t ssl_once = PTHREAD_ONCE_INIT;
 
 static void ssl_load(void) {
+#ifdef CNIBOX_STATIC
+        /* The static build links OpenSSL (docs/building.md): a static binary cannot dlopen() it,
+         * and there the start-up cost is only the pages touched, not a loader's relocations. */
+#define DIRECT(f) ssl.f = f;
+        SSL_FUNCS(DIRECT)
+        CRYPTO_FUNCS(DIRECT)
+#undef DIRECT
+#else
         void *hs, *hc;
 
         /* RTLD_LOCAL and kept for the process lifetime (unloading OpenSSL at exit risks crashes
@@ -80,6 +90,7 @@ static void ssl_load(void) {
 #undef LOAD
 #undef LOAD_SSL
 #undef LOAD_CRYPTO
+#endif
         /* DECISION: the system openssl.cnf is not read. Parsing it costs ≈1 ms per plugin start,
          * and the client must behave the same on every node: like client-go (Go's crypto/tls,
          * which never reads it), our TLS settings are the ones in this file.
