@@ -161,7 +161,7 @@ struct server {
         uint16_t port;
         enum mode mode;
         unsigned queries, tcp_queries;
-        char seen[8][64];
+        char seen[8][80];
         pthread_t th;
         int stop[2];
 };
