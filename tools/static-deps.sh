@@ -66,7 +66,7 @@ SRC
 fi
 
 work=$cache/work.$$
-rm -rf "$work"
+rm -rf "$work" "$prefix.tmp"
 mkdir -p "$work" "$prefix.tmp"/{lib,include}
 trap 'rm -rf "$work"' EXIT
 jobs=$(( $(nproc) > 2 ? 2 : $(nproc) ))
