@@ -780,10 +780,18 @@ int iptlegacy_txn_begin(const char *lock_path, int lock_fd, uint64_t wait_usec, 
                 return 0;
         }
         const char *path = lock_path ? lock_path : getenv("XTABLES_LOCKFILE");
-        if (!path || !*path)
+        bool is_default = !path || !*path;
+        if (is_default)
                 path = IPTLEGACY_LOCK_DEFAULT;
         /* As iptables: open (creating it) read-only, flock exclusively. */
         fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0 && errno == ENOENT && is_default) {
+                /* No /run at all (a scratch or distroless root, issue 15): no other process in
+                 * this root can hold a lock on a file that cannot exist, so go on unlocked
+                 * rather than fail the apply. */
+                *ret = TAKE_PTR(t);
+                return 0;
+        }
         if (fd < 0)
                 return -errno;
         r = lock_wait(fd, wait_usec);

@@ -35,7 +35,8 @@ enum {
 /* Takes the xtables lock: flock(LOCK_EX) on lock_fd when >= 0 (CNI mode passes the pod's netns
  * fd, as Istio's sandbox locks the netns file; borrowed: unlocked, not closed, by
  * iptlegacy_txn_free()), else on lock_path, or $XTABLES_LOCKFILE, or /run/xtables.lock (opened
- * with O_CREAT, as iptables does), polling for at most wait_usec (0 = try once). Returns 0,
+ * with O_CREAT, as iptables does; when the default's directory /run does not exist, unlocked),
+ * polling for at most wait_usec (0 = try once). Returns 0,
  * -ETIMEDOUT when another holder kept it, or -errno. */
 int iptlegacy_txn_begin(const char *lock_path, int lock_fd, uint64_t wait_usec, unsigned flags, iptlegacy_txn **ret);
 /* Releases the lock. Does NOT roll back: call iptlegacy_rollback() first on failure. NULL-safe. */

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* httpc.c: HTTP/1.1 client over dlopen()ed libssl (see httpc.h for why and what).
+/* httpc.c: HTTP/1.1 client over dlopen()ed libssl, linked in the static build (see httpc.h).
  * Spec: istio-cni.md §2.5; RFC 9112 (message syntax, chunked coding); RFC 6125; RFC 6066 §3. */
 #include <arpa/inet.h>
+#ifndef CNIBOX_STATIC
 #include <dlfcn.h>
+#endif
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -25,6 +27,7 @@
 #include <openssl/x509v3.h>
 
 #include "kube/httpc.h"
+#include "kube/resolve.h"
 #include "base/errbuf.h"
 #include "base/macro.h"
 
@@ -56,6 +59,14 @@ static char ssl_error[256];
 static pthread_once_t ssl_once = PTHREAD_ONCE_INIT;
 
 static void ssl_load(void) {
+#ifdef CNIBOX_STATIC
+        /* The static build links OpenSSL (docs/building.md): a static binary cannot dlopen() it,
+         * and there the start-up cost is only the pages touched, not a loader's relocations. */
+#define DIRECT(f) ssl.f = f;
+        SSL_FUNCS(DIRECT)
+        CRYPTO_FUNCS(DIRECT)
+#undef DIRECT
+#else
         void *hs, *hc;
 
         /* RTLD_LOCAL and kept for the process lifetime (unloading OpenSSL at exit risks crashes
@@ -80,6 +91,7 @@ static void ssl_load(void) {
 #undef LOAD
 #undef LOAD_SSL
 #undef LOAD_CRYPTO
+#endif
         /* DECISION: the system openssl.cnf is not read. Parsing it costs ≈1 ms per plugin start,
          * and the client must behave the same on every node: like client-go (Go's crypto/tls,
          * which never reads it), our TLS settings are the ones in this file.
@@ -731,138 +743,49 @@ static int tcp_connect_one(const struct addrinfo *ai, uint64_t deadline, int *re
         return 0;
 }
 
-/* A name lookup that the caller can walk away from. getaddrinfo() has no timeout of its own (the
- * resolver's is 5 s per server and attempt, and NSS modules may block indefinitely), so a name
- * is resolved on a detached thread; the caller waits until its deadline and then abandons the
- * job, which the thread frees when the lookup finally returns. Only names take this path: IP
- * literals are answered by AI_NUMERICHOST on the caller's thread, with no thread at all. */
-struct resolve_job {
-        pthread_mutex_t lock;
-        pthread_cond_t done_cond;
-        unsigned refs;          /* caller + thread */
-        bool done;
-        int gai;                /* getaddrinfo()'s return */
-        int gai_errno;          /* errno for EAI_SYSTEM */
-        struct addrinfo hints, *res;
-        char *host, *port;
-};
-
-static void resolve_job_unref(struct resolve_job *j) {
-        bool last;
-        pthread_mutex_lock(&j->lock);
-        last = --j->refs == 0;
-        pthread_mutex_unlock(&j->lock);
-        if (!last)
-                return;
-        if (j->res)
-                freeaddrinfo(j->res);
-        pthread_cond_destroy(&j->done_cond);
-        pthread_mutex_destroy(&j->lock);
-        free(j->host);
-        free(j->port);
-        free(j);
-}
-
-static void *resolve_thread(void *userdata) {
-        struct resolve_job *j = userdata;
-        struct addrinfo *res = NULL;
-        int g = getaddrinfo(j->host, j->port, &j->hints, &res);
-        int e = errno;
-
-        pthread_mutex_lock(&j->lock);
-        j->gai = g;
-        j->gai_errno = e;
-        j->res = g == 0 ? res : NULL;
-        j->done = true;
-        pthread_cond_signal(&j->done_cond);
-        pthread_mutex_unlock(&j->lock);
-        resolve_job_unref(j);
-        return NULL;
-}
-
-/* getaddrinfo() bounded by deadline: its return code, or EAI_AGAIN with *ret_timed_out set. */
-static int resolve_bounded(const char *host, const char *port, const struct addrinfo *hints, uint64_t deadline,
-                           struct addrinfo **ret, int *ret_errno, bool *ret_timed_out) {
-        struct resolve_job *j = calloc(1, sizeof *j);
-        pthread_condattr_t ca;
-        pthread_attr_t ta;
-        pthread_t th;
-        int g;
-
-        *ret_timed_out = false;
-        if (!j)
-                return EAI_MEMORY;
-        j->hints = *hints;
-        j->host = strdup(host);
-        j->port = strdup(port);
-        if (!j->host || !j->port) {
-                free(j->host);
-                free(j->port);
-                free(j);
-                return EAI_MEMORY;
-        }
-        pthread_mutex_init(&j->lock, NULL);
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the deadline's clock (now_usec) */
-        pthread_cond_init(&j->done_cond, &ca);
-        pthread_condattr_destroy(&ca);
-        j->refs = 2;
-        pthread_attr_init(&ta);
-        pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&th, &ta, resolve_thread, j) != 0) {
-                pthread_attr_destroy(&ta);
-                /* No thread to be had: resolve here, unbounded, rather than not at all. */
-                j->refs = 1;
-                g = getaddrinfo(host, port, hints, ret);
-                *ret_errno = errno;
-                resolve_job_unref(j);
-                return g;
-        }
-        pthread_attr_destroy(&ta);
-        pthread_mutex_lock(&j->lock);
-        while (!j->done) {
-                struct timespec ts = { .tv_sec = (time_t)(deadline / 1000000), .tv_nsec = (long)(deadline % 1000000) * 1000 };
-                if (pthread_cond_timedwait(&j->done_cond, &j->lock, &ts) == ETIMEDOUT && !j->done) {
-                        *ret_timed_out = true;
-                        break;
-                }
-        }
-        g = *ret_timed_out ? EAI_AGAIN : j->gai;
-        *ret_errno = j->gai_errno;
-        if (!*ret_timed_out) {
-                *ret = j->res;
-                j->res = NULL;
-        }
-        pthread_mutex_unlock(&j->lock);
-        resolve_job_unref(j);
-        return g;
-}
-
-/* Resolves host:port (IP literals never reach the resolver; names are resolved within the
- * deadline) and connects to the first address that answers. */
+/* Resolves host:port (IP literals through AI_NUMERICHOST, which never consults NSS; names
+ * through kube/resolve: /etc/hosts, then DNS, within the deadline, as client-go's pure Go
+ * resolver) and connects to the first address that answers. */
 static int tcp_connect(const char *host, const char *port, uint64_t deadline, int *ret_fd, char *err, size_t errsz) {
         struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV }, *res = NULL;
-        int g, r = -ECONNREFUSED, gerr = 0;
-        bool timed_out = false;
+        struct resolve_addr addrs[RESOLVE_MAX_ADDRS];
+        struct sockaddr_storage ss[RESOLVE_MAX_ADDRS];
+        struct addrinfo named[RESOLVE_MAX_ADDRS];
+        int g, r = -ECONNREFUSED;
 
         g = getaddrinfo(host, port, &hints, &res);
         if (g == EAI_NONAME) {
-                hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
-                g = resolve_bounded(host, port, &hints, deadline, &res, &gerr, &timed_out);
-        }
-        if (timed_out) {
-                return errbuf_set(err, errsz, -ETIMEDOUT, "resolving '%s' timed out", host);
-        }
-        if (g != 0) {
-                errbuf_set(err, errsz, 0, "cannot resolve '%s': %s", host, g == EAI_SYSTEM ? strerror(gerr) : gai_strerror(g));
+                int n = resolve_host(host, deadline, addrs, ELEMENTSOF(addrs), err, errsz);
+                if (n < 0)
+                        return n == -ETIMEDOUT || n == -ENOMEM ? n : -ECONNREFUSED;
+                for (int i = 0; i < n; i++) {
+                        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss[i];
+                        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss[i];
+                        memset(&ss[i], 0, sizeof ss[i]);
+                        if (addrs[i].family == AF_INET) {
+                                *s4 = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port)),
+                                                            .sin_addr = addrs[i].v4 };
+                        } else {
+                                *s6 = (struct sockaddr_in6){ .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)atoi(port)),
+                                                             .sin6_addr = addrs[i].v6 };
+                        }
+                        named[i] = (struct addrinfo){ .ai_family = addrs[i].family, .ai_socktype = SOCK_STREAM,
+                                                      .ai_addr = (struct sockaddr *)&ss[i],
+                                                      .ai_addrlen = addrs[i].family == AF_INET ? sizeof *s4 : sizeof *s6,
+                                                      .ai_next = i + 1 < n ? &named[i + 1] : NULL };
+                }
+                g = 0;
+        } else if (g != 0) {
+                errbuf_set(err, errsz, 0, "cannot resolve '%s': %s", host, gai_strerror(g));
                 return g == EAI_MEMORY ? -ENOMEM : -ECONNREFUSED;
         }
-        for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        for (struct addrinfo *ai = res ?: named; ai; ai = ai->ai_next) {
                 r = tcp_connect_one(ai, deadline, ret_fd);
                 if (r >= 0 || r == -ETIMEDOUT)
                         break;
         }
-        freeaddrinfo(res);
+        if (res)
+                freeaddrinfo(res);
         if (r == -ETIMEDOUT)
                 errbuf_set(err, errsz, 0, "connection to %s port %s timed out", host, port);
         else if (r < 0) {

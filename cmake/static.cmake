@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: Apache-2.0
+# static.cmake: -DCNIBOX_STATIC=ON, a fully static cnibox (no NEEDED, nothing dlopen()ed).
+# docs/building.md says how and why. Included by CMakeLists.txt after the targets exist: it
+# re-points the imported pkg-config targets at static archives and links OpenSSL directly.
+#
+# glibc: libc.a (libc6-dev). OpenSSL: libssl.a/libcrypto.a (libssl-dev). cJSON and libiptc:
+# Debian ships no .a, so tools/static-deps.sh builds them from Debian's pinned, checksum-
+# verified source packages into a cache (CNIBOX_DEPS_PREFIX, or run on configure).
+
+set(CNIBOX_DEPS_PREFIX "" CACHE PATH "Prefix of tools/static-deps.sh's archives (empty: run it)")
+if(NOT CNIBOX_DEPS_PREFIX)
+  execute_process(COMMAND bash ${CMAKE_SOURCE_DIR}/tools/static-deps.sh
+                  OUTPUT_VARIABLE deps_prefix OUTPUT_STRIP_TRAILING_WHITESPACE
+                  RESULT_VARIABLE deps_rc)
+  if(NOT deps_rc EQUAL 0)
+    message(FATAL_ERROR "tools/static-deps.sh failed (${deps_rc}); see its output above")
+  endif()
+  set(CNIBOX_DEPS_PREFIX "${deps_prefix}" CACHE PATH "" FORCE)
+endif()
+message(STATUS "static build: archives from ${CNIBOX_DEPS_PREFIX}")
+
+# The deps' archives by path, not find_library(): a cached result would outlive a new prefix.
+foreach(a ip4tc ip6tc cjson)
+  string(TOUPPER ${a} A)
+  set(CNIBOX_A_${A} ${CNIBOX_DEPS_PREFIX}/lib/lib${a}.a)
+  if(NOT EXISTS ${CNIBOX_A_${A}})
+    message(FATAL_ERROR "static build: ${CNIBOX_A_${A}} missing (re-run tools/static-deps.sh)")
+  endif()
+endforeach()
+find_library(CNIBOX_A_SSL NAMES libssl.a)
+find_library(CNIBOX_A_CRYPTO NAMES libcrypto.a)
+if(NOT CNIBOX_A_SSL OR NOT CNIBOX_A_CRYPTO)
+  message(FATAL_ERROR "static build: libssl.a/libcrypto.a not found (install libssl-dev)")
+endif()
+
+# Same target names as the dynamic build, so the shared target_link_libraries lines stay as
+# they are. Headers come from the same source packages the archives were built from.
+set_target_properties(PkgConfig::IPTC PROPERTIES
+  INTERFACE_LINK_LIBRARIES "${CNIBOX_A_IP4TC};${CNIBOX_A_IP6TC}"
+  INTERFACE_INCLUDE_DIRECTORIES "${CNIBOX_DEPS_PREFIX}/include")
+set_target_properties(PkgConfig::CJSON PROPERTIES
+  INTERFACE_LINK_LIBRARIES "${CNIBOX_A_CJSON}"
+  INTERFACE_INCLUDE_DIRECTORIES "${CNIBOX_DEPS_PREFIX}/include")
+# Nothing in lib/ calls libxtables (libiptc's headers need only its include files).
+set_target_properties(PkgConfig::XTABLES PROPERTIES INTERFACE_LINK_LIBRARIES "")
+
+# httpc.c links OpenSSL instead of dlopen()ing it; nftapply.c reports that there is no
+# libnftables (a static binary cannot dlopen one).
+target_compile_definitions(cniboxlib PUBLIC CNIBOX_STATIC=1)
+target_link_libraries(cniboxlib PUBLIC ${CNIBOX_A_SSL} ${CNIBOX_A_CRYPTO} pthread)
+target_link_options(cnibox PRIVATE -static)
+# A link map, for bench/size.sh's size-by-library breakdown.
+target_link_options(cnibox PRIVATE -Wl,-Map=${CMAKE_BINARY_DIR}/cnibox.map)

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# static-deps.sh: builds the static archives Debian ships no .a for (cJSON, libiptc, libmnl)
+# from Debian's own source packages, pinned by version and by the sha256 of each tarball, into a
+# cache that later runs reuse. Used by the static build (docs/building.md, -DCNIBOX_STATIC=ON).
+#
+#   tools/static-deps.sh [PREFIX]     (default: $CNIBOX_DEPS_CACHE, else /var/cache/cnibox-static-deps)
+#
+# Prints the install prefix (PREFIX/<key>) on stdout; CMake passes it as CNIBOX_DEPS_PREFIX.
+# glibc (libc.a, libc6-dev), OpenSSL (libssl.a/libcrypto.a, libssl-dev) and libnftnl.a
+# (libnftnl-dev) come from Debian's binary packages and are not built here.
+set -euo pipefail
+
+# ---- pins: Debian 12 source packages (the versions Debian 12 ships as binaries today) ----
+# name  version  file=sha256 ...
+PINS=(
+  "cjson 1.7.15-1+deb12u4
+   cjson_1.7.15.orig.tar.gz=5308fd4bd90cef7aa060558514de6a1a4a0819974a26e6ed13973c5f624c24b2
+   cjson_1.7.15-1+deb12u4.debian.tar.xz=afd19a970966cf534ff1e9ec077d710a5e7e78eb4ec9b499c8bdc32e55da12cb"
+  "iptables 1.8.9-2
+   iptables_1.8.9.orig.tar.xz=ef6639a43be8325a4f8ea68123ffac236cb696e8c78501b64e8106afb008c87f
+   iptables_1.8.9-2.debian.tar.xz=5415053f2033a351cf85c33e13d67388770f803e8bdce24f46371ea6e7488a6b"
+)
+# libmnl.a: needed once the native nftables builder links libnftnl.a (libnftnl needs libmnl).
+# Built only with CNIBOX_STATIC_MNL=1 until then: the package mirror this project's machines
+# reach answers 404 for libmnl's .orig tarball (1.0.4 and 1.0.5 alike), so it cannot be a
+# default step yet. The pin is Debian 12's, the same version as the libmnl0 binary package.
+MNL_PIN="libmnl 1.0.4-3
+   libmnl_1.0.4.orig.tar.bz2=171f89699f286a5854b72b91d06e8f8e3683064c5901fb09d954a9ab6f551f81
+   libmnl_1.0.4-3.debian.tar.xz=7f5a5c246ee6d6d65efd01db289886c0ea986546f112e70c3006b50d0e6fabc1"
+[[ ${CNIBOX_STATIC_MNL:-0} == 1 ]] && PINS+=("$MNL_PIN")
+# Bump when the build recipe below changes, so a stale cache is not reused.
+RECIPE=1
+
+cache=${1:-${CNIBOX_DEPS_CACHE:-/var/cache/cnibox-static-deps}}
+key=$(printf '%s\n' "${PINS[@]}" "recipe=$RECIPE" "cc=$(${CC:-cc} -dumpfullversion 2>/dev/null || echo ?)" |
+      sha256sum | cut -c1-16)
+prefix=$cache/$key
+log() { printf 'static-deps: %s\n' "$*" >&2; }
+
+if [[ -f $prefix/.done ]]; then
+        log "cached: $prefix"
+        echo "$prefix"
+        exit 0
+fi
+
+# ---- deb-src entry (idempotent, in its own file; same mirrors as the binary entries) ----
+src_list=/etc/apt/sources.list.d/cnibox-src.sources
+if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
+        [[ $(id -u) == 0 ]] || { log "no deb-src entry and not root: add one (see docs/building.md)"; exit 1; }
+        log "adding $src_list"
+        cat >"$src_list" <<'SRC'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+        apt-get update -qq
+fi
+
+work=$cache/work.$$
+rm -rf "$work" "$prefix.tmp"
+mkdir -p "$work" "$prefix.tmp"/{lib,include}
+trap 'rm -rf "$work"' EXIT
+jobs=$(( $(nproc) > 2 ? 2 : $(nproc) ))
+
+fetch() { # name version files... → $work/<name>-src (Debian patches applied)
+        local name=$1 ver=$2 f file sum
+        shift 2
+        mkdir -p "$work/dl"
+        if ! (cd "$work/dl" && apt-get source --download-only -qq "$name=$ver" >&2); then
+                log "apt-get source $name=$ver failed (apt-get update? deb-src entry?)"
+                exit 1
+        fi
+        for f in "$@"; do
+                file=${f%%=*} sum=${f#*=}
+                if ! echo "$sum  $work/dl/$file" | sha256sum -c --quiet - >&2; then
+                        log "$file: sha256 is not the pinned $sum"
+                        exit 1
+                fi
+        done
+        (cd "$work/dl" && dpkg-source --no-check -x "${name}_${ver#*:}.dsc" "$work/$name-src" >/dev/null)
+}
+
+build_one() { # the whole pin line
+        local -a a
+        read -r -d '' -a a <<<"$1" || true
+        fetch "${a[@]}"
+        log "building ${a[0]} ${a[1]}"
+        case ${a[0]} in
+        cjson)
+                # One file; built as Debian's CMake build compiles it (C89, -O2), without the shared lib.
+                (cd "$work/cjson-src" && ${CC:-cc} -O2 -std=c89 -fno-semantic-interposition -c cJSON.c -o cJSON.o &&
+                 ar rcs "$prefix.tmp/lib/libcjson.a" cJSON.o)
+                mkdir -p "$prefix.tmp/include/cjson"
+                cp "$work/cjson-src/cJSON.h" "$prefix.tmp/include/cjson/"
+                ;;
+        iptables)
+                # Only libiptc (libip4tc.a, libip6tc.a): the legacy IPT_SO_SET_REPLACE path.
+                (cd "$work/iptables-src" &&
+                 ./configure -q --enable-static --disable-shared --disable-nftables --disable-bpf-compiler \
+                             --disable-nfsynproxy --disable-libipq --disable-connlabel >&2 &&
+                 make -s -j"$jobs" -C libiptc >&2)
+                cp "$work/iptables-src/libiptc/.libs/libip4tc.a" "$work/iptables-src/libiptc/.libs/libip6tc.a" \
+                   "$prefix.tmp/lib/"
+                mkdir -p "$prefix.tmp/include/libiptc"
+                cp "$work"/iptables-src/include/libiptc/*.h "$prefix.tmp/include/libiptc/"
+                ;;
+        libmnl)
+                (cd "$work/libmnl-src" &&
+                 ./configure -q --enable-static --disable-shared --prefix="$prefix.tmp" >&2 &&
+                 make -s -j"$jobs" >&2 && make -s install >&2)
+                ;;
+        esac
+}
+
+for p in "${PINS[@]}"; do
+        build_one "$p"
+done
+rm -rf "$prefix"
+mv "$prefix.tmp" "$prefix"
+touch "$prefix/.done"
+log "built: $prefix"
+echo "$prefix"
