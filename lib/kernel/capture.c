@@ -228,7 +228,12 @@ static int run_nft(const struct capture_config *c, const struct plan *p, struct 
         /* Which of our tables exist: those are deleted and recreated in the batch. */
         r = nftbatch_tables_present(&present);
         if (r < 0)
-                return fail(rep, r, "Failed to list the nftables tables (nothing was changed): %s", strerror(-r));
+                return fail(rep, r, "Failed to list the nftables tables (nothing was changed): %s",
+#ifdef CNIBOX_NO_NFTBATCH
+                            NFTBATCH_UNSUPPORTED_REASON);
+#else
+                            strerror(-r));
+#endif
         f = secure_getenv(NFTAPPLY_FAULT_ENV);
         if (f && streq(f, NFTAPPLY_FAULT_LAST_RULE))
                 flags |= NFTBATCH_FAULT_LAST_RULE;

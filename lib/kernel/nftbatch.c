@@ -15,6 +15,46 @@
  *   batch inside sendmsg(), so all answers are queued when it returns. */
 #include "kernel/nftbatch.h"
 
+#ifdef CNIBOX_NO_NFTBATCH
+/* A static build without libmnl.a (Debian ships none, and its source package could not be
+ * fetched to build one: docs/building.md). The native backend then says so, plainly, instead of
+ * half-working; the iptables backends are unaffected. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int unsupported(char **ret_error) {
+        if (ret_error)
+                *ret_error = strdup(NFTBATCH_UNSUPPORTED_REASON);
+        return -EOPNOTSUPP;
+}
+
+int nftbatch_apply(const struct ruleset *rs, unsigned drop_mask, unsigned flags, char **ret_error) {
+        (void)rs, (void)drop_mask, (void)flags;
+        return unsupported(ret_error);
+}
+
+int nftbatch_cleanup(char **ret_error) {
+        return unsupported(ret_error);
+}
+
+int nftbatch_tables_present(unsigned *ret_mask) {
+        (void)ret_mask;
+        return -EOPNOTSUPP;
+}
+
+int nftbatch_dump(char **ret_text) {
+        (void)ret_text;
+        return -EOPNOTSUPP;
+}
+
+int nftbatch_state(const struct ruleset *rs, bool *ret_in_sync, char **ret_error) {
+        (void)rs, (void)ret_in_sync;
+        return unsupported(ret_error);
+}
+
+#else
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/netfilter.h>
@@ -1279,3 +1319,5 @@ int nftbatch_state(const struct ruleset *rs, bool *ret_in_sync, char **ret_error
         *ret_in_sync = streq(current, expected);
         return 0;
 }
+
+#endif /* CNIBOX_NO_NFTBATCH */
