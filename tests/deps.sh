@@ -13,6 +13,8 @@ pkgs=(
         containerd python3-grpcio python3-grpc-tools python3-protobuf
         # tests/e2e/helm: YAML for the chart checks.
         python3-yaml
+        # the static build (tools/static-deps.sh unpacks Debian source packages with dpkg-source).
+        dpkg-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do
