@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,12 +124,11 @@ int cni_repair_main(int argc, char **argv) {
                 goto out;
         }
         if (cfg.mode == REPAIR_MODE_REPAIR) {
-                char p[4200];
-                struct stat st;
-                snprintf(p, sizeof p, "%s/1/ns/net", cfg.host_proc);
-                if (stat(p, &st) < 0) {
-                        log_error("repair mode needs the host's /proc at %s (REPAIR_HOST_PROC): %s: %s", cfg.host_proc, p,
-                                  strerror(errno));
+                struct statfs sf;
+                errno = 0;
+                if (statfs(cfg.host_proc, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC) {
+                        log_error("repair mode needs the host's /proc mounted at %s (REPAIR_HOST_PROC): %s", cfg.host_proc,
+                                  errno ? strerror(errno) : "not a proc filesystem");
                         goto out;
                 }
         }
