@@ -333,6 +333,8 @@ struct repair_controller {
         struct workqueue_bucket actions;
         struct handled *handled;        /* repaired (or reported) pods: key → UID */
         size_t n_handled, cap_handled;
+        char **reserved;                /* keys holding an action token they wait for */
+        size_t n_reserved, cap_reserved;
         struct event_rec events[EVENTS_MAX];
         size_t next_event;
 };
@@ -429,6 +431,32 @@ static int handled_set(struct repair_controller *ctl, const char *key, const cha
                 return -ENOMEM;
         }
         ctl->handled[ctl->n_handled++] = (struct handled){ .key = k, .uid = u };
+        return 0;
+}
+
+/* Takes key's reservation if it holds one. */
+static bool reservation_take(struct repair_controller *ctl, const char *key) {
+        for (size_t i = 0; i < ctl->n_reserved; i++)
+                if (streq(ctl->reserved[i], key)) {
+                        free(ctl->reserved[i]);
+                        ctl->reserved[i] = ctl->reserved[--ctl->n_reserved];
+                        return true;
+                }
+        return false;
+}
+
+static int reservation_add(struct repair_controller *ctl, const char *key) {
+        if (ctl->n_reserved == ctl->cap_reserved) {
+                size_t cap = ctl->cap_reserved ? ctl->cap_reserved * 2 : 64;
+                char **n = realloc(ctl->reserved, cap * sizeof *n);
+                if (!n)
+                        return -ENOMEM;
+                ctl->reserved = n;
+                ctl->cap_reserved = cap;
+        }
+        if (!(ctl->reserved[ctl->n_reserved] = strdup(key)))
+                return -ENOMEM;
+        ctl->n_reserved++;
         return 0;
 }
 
@@ -689,6 +717,7 @@ static int64_t reconcile(struct repair_controller *ctl, const char *key) {
                 return 1000000; /* the cache is relisting: never act on a stale view */
         if (r == -ENOENT) {
                 handled_forget(ctl, key);
+                (void)reservation_take(ctl, key); /* gone while it waited for its token */
                 return 0;
         }
         if (r < 0)
@@ -698,6 +727,7 @@ static int64_t reconcile(struct repair_controller *ctl, const char *key) {
                 return -ENOMEM;
         const char *uid = k8s_obj_string(pod, "metadata.uid");
         if (!repair_pod_is_broken(ctl->cfg, pod, msg, sizeof msg)) {
+                (void)reservation_take(ctl, key);
                 cJSON_Delete(pod);
                 return 0;
         }
@@ -714,14 +744,21 @@ static int64_t reconcile(struct repair_controller *ctl, const char *key) {
                 cJSON_Delete(pod);
                 return r;
         }
-        /* Beyond Istio: a bad rollout must not delete (or touch) a node's worth of pods at once. */
-        uint64_t wait = 0;
-        if (!workqueue_bucket_take(&ctl->actions, now_usec(), &wait)) {
-                pthread_mutex_lock(&ctl->lock);
-                ctl->st.rate_limited++;
-                pthread_mutex_unlock(&ctl->lock);
-                cJSON_Delete(pod);
-                return (int64_t)(wait ? wait : 1);
+        /* Beyond Istio: a bad rollout must not delete (or touch) a node's worth of pods at once.
+         * A pod that finds no token reserves the next free one and comes back when it is due
+         * (each waiting pod its own slot: no herd re-checking an empty bucket). */
+        if (!reservation_take(ctl, key)) {
+                uint64_t wait = workqueue_bucket_reserve(&ctl->actions, now_usec());
+                if (wait > 0) {
+                        r = reservation_add(ctl, key);
+                        cJSON_Delete(pod);
+                        if (r < 0)
+                                return r;
+                        pthread_mutex_lock(&ctl->lock);
+                        ctl->st.rate_limited++;
+                        pthread_mutex_unlock(&ctl->lock);
+                        return (int64_t)wait;
+                }
         }
         switch (ctl->cfg->mode) {
         case REPAIR_MODE_LABEL: r = do_label(ctl, pod, ns, name, why); break;
@@ -838,6 +875,9 @@ struct repair_controller *repair_controller_stop(struct repair_controller *ctl) 
                 free(ctl->handled[i].uid);
         }
         free(ctl->handled);
+        for (size_t i = 0; i < ctl->n_reserved; i++)
+                free(ctl->reserved[i]);
+        free(ctl->reserved);
         for (size_t i = 0; i < EVENTS_MAX; i++)
                 event_rec_done(&ctl->events[i]);
         pthread_mutex_destroy(&ctl->lock);

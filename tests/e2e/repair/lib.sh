@@ -68,18 +68,19 @@ PYEOF
 
 # jq-free JSON queries over the admin state: state_py 'EXPR using s (state) and reqs (request log)'.
 state_py() {
-    local st rq
-    st=$(apiserver_admin GET /__admin/state) || return 1
-    rq=$(apiserver_admin GET /__admin/requests) || return 1
+    # through files: a state of hundreds of pods is past the 128 kB limit of one argument
+    local d=${APISERVER_DIR:-/tmp}
+    apiserver_admin GET /__admin/state >"$d/state.json" || return 1
+    apiserver_admin GET /__admin/requests >"$d/requests.json" || return 1
     "$PY" -c '
 import json, sys
-s = json.loads(sys.argv[1]); reqs = json.loads(sys.argv[2])
+s = json.load(open(sys.argv[1])); reqs = json.load(open(sys.argv[2]))
 pods = {p["metadata"]["namespace"] + "/" + p["metadata"]["name"]: p for p in s["pods"]}
 events = s["events"]
 r = eval(sys.argv[3])
 if isinstance(r, bool):
     sys.exit(0 if r else 1)
-print(r)' "$st" "$rq" "$1"
+print(r)' "$d/state.json" "$d/requests.json" "$1"
 }
 
 REPAIR_PID=
