@@ -330,7 +330,8 @@ struct repair_controller {
         pthread_mutex_t lock;           /* stats */
         struct repair_stats st;
         /* worker thread only: */
-        struct workqueue_bucket actions;
+        struct workqueue_bucket actions;        /* the per-node limit, strict: a token per action */
+        struct workqueue_bucket schedule;       /* the same rate, to give each waiting pod its slot */
         struct handled *handled;        /* repaired (or reported) pods: key → UID */
         size_t n_handled, cap_handled;
         char **reserved;                /* keys holding an action token they wait for */
@@ -384,6 +385,7 @@ void repair_controller_on_event(void *userdata, const char *type, const cJSON *p
         if (!streq(type, "DELETED") && !repair_pod_is_broken(ctl->cfg, pod, NULL, 0))
                 return;
         snprintf(key, sizeof key, "%s/%s", ns, name);
+        logf_(ctl, LOG_LEVEL_DEBUG, "repair: queued pod %s (%s)", key, type);
         if (workqueue_add(ctl->q, key) == -ENOMEM)
                 logf_(ctl, LOG_LEVEL_ERROR, "repair: out of memory queueing pod %s", key);
         update_depth(ctl);
@@ -745,20 +747,25 @@ static int64_t reconcile(struct repair_controller *ctl, const char *key) {
                 return r;
         }
         /* Beyond Istio: a bad rollout must not delete (or touch) a node's worth of pods at once.
-         * A pod that finds no token reserves the next free one and comes back when it is due
-         * (each waiting pod its own slot: no herd re-checking an empty bucket). */
-        if (!reservation_take(ctl, key)) {
-                uint64_t wait = workqueue_bucket_reserve(&ctl->actions, now_usec());
-                if (wait > 0) {
-                        r = reservation_add(ctl, key);
-                        cJSON_Delete(pod);
-                        if (r < 0)
-                                return r;
-                        pthread_mutex_lock(&ctl->lock);
-                        ctl->st.rate_limited++;
-                        pthread_mutex_unlock(&ctl->lock);
-                        return (int64_t)wait;
-                }
+         * A pod that finds no token reserves a slot in the schedule and comes back when it is
+         * due (each waiting pod its own slot: no herd re-checking an empty bucket); the action
+         * itself still takes a token from the strict bucket, so a worker that fell behind cannot
+         * fire its overdue slots in one burst. */
+        uint64_t now = now_usec(), wait = 0;
+        bool slot = reservation_take(ctl, key);
+        if (!slot && (wait = workqueue_bucket_reserve(&ctl->schedule, now)) == 0)
+                slot = true;
+        if (slot && !workqueue_bucket_take(&ctl->actions, now, &wait))
+                slot = false;
+        if (!slot) {
+                r = reservation_add(ctl, key);
+                cJSON_Delete(pod);
+                if (r < 0)
+                        return r;
+                pthread_mutex_lock(&ctl->lock);
+                ctl->st.rate_limited++;
+                pthread_mutex_unlock(&ctl->lock);
+                return (int64_t)(wait ? wait : 1);
         }
         switch (ctl->cfg->mode) {
         case REPAIR_MODE_LABEL: r = do_label(ctl, pod, ns, name, why); break;
@@ -838,6 +845,7 @@ int repair_controller_start(const struct repair_controller_options *o, struct re
                 return r;
         }
         workqueue_bucket_init(&ctl->actions, o->cfg->action_qps, o->cfg->action_burst, now_usec());
+        workqueue_bucket_init(&ctl->schedule, o->cfg->action_qps, o->cfg->action_burst, now_usec());
         pthread_mutex_init(&ctl->lock, NULL);
         if (ctl->metrics) {
                 /* -EEXIST: a registry shared with an earlier controller already has them */

@@ -348,6 +348,7 @@ class Store:
         self.history = deque(maxlen=history)
         self.history_max = history
         self.compacted_rv = 1  # events with rv <= this are no longer available
+        self.watch_gen = 0  # bumped by /__admin/expire-watches: running watches get a 410
         self.state_file = state_file
         self.namespaces = {"default", "kube-system", "kube-public", "istio-system"}
         self.ns_meta = {}
@@ -1325,10 +1326,18 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"0\r\n\r\n")
                 return
             next_bookmark = time.monotonic() + args.bookmark_interval
+            with store.lock:
+                gen = store.watch_gen
             while not self.server.stopping.is_set():
                 out = []
                 with store.lock:
-                    if last < store.oldest_rv():
+                    if gen != store.watch_gen:
+                        # as when the watch cache drops a lagging watcher after a compaction
+                        st = ApiError(410, "Expired", "too old resource version: %d (%d)"
+                                      % (last, store.rv)).status()
+                        out.append(json.dumps({"type": "ERROR", "object": st}).encode() + b"\n")
+                        last = None
+                    elif last < store.oldest_rv():
                         st = ApiError(410, "Expired", "too old resource version: %d (%d)"
                                       % (last, store.oldest_rv())).status()
                         out.append(json.dumps({"type": "ERROR", "object": st}).encode() + b"\n")
@@ -1453,6 +1462,13 @@ class Handler(BaseHTTPRequestHandler):
                                                             key=lambda o: (o["metadata"]["namespace"],
                                                                            o["metadata"]["name"])),
                                              "events": list(store.objs["events"].values())})
+        if path == "/__admin/expire-watches" and m == "POST":
+            with store.lock:
+                store.watch_gen += 1
+                store.compacted_rv = store.rv
+                store.history.clear()
+                store.lock.notify_all()
+            return self._send_json(200, {"resourceVersion": store.rv, "oldestWatchRV": store.oldest_rv()})
         if path == "/__admin/compact" and m == "POST":
             store.compact(int((body or {}).get("keep", 0)))
             return self._send_json(200, {"resourceVersion": store.rv, "oldestWatchRV": store.oldest_rv()})

@@ -56,9 +56,8 @@ server_down
 server_up "$APISERVER_TOKEN" || { echo "server did not come back"; exit 1; }
 add_pod back
 check "recovery: a broken pod is handled after the outage" wait_for 40 labelled back
-# a 410 on a live watch: the server restarts while the stream is up; its history is gone
-server_down
-server_up "$APISERVER_TOKEN" || exit 1
+# a 410 on a live watch: the stand-in drops its watchers as after a compaction
+apiserver_admin POST /__admin/expire-watches >/dev/null
 check "410: the controller relists after its resourceVersion expired" wait_for 30 grep -q 'expired; relisting' "$REPAIR_LOG"
 add_pod p410
 check "410: a pod broken after the relist is handled" wait_for 30 labelled p410
