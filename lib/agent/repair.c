@@ -733,6 +733,14 @@ static int64_t reconcile(struct repair_controller *ctl, const char *key) {
                 cJSON_Delete(pod);
                 return 0;
         }
+        /* A pod on its way out (graceful deletion under way) needs no action; Istio would delete
+         * it again at every status update until it is gone. */
+        if (k8s_obj_string(pod, "metadata.deletionTimestamp") && ctl->cfg->mode != REPAIR_MODE_DETECT) {
+                logf_(ctl, LOG_LEVEL_DEBUG, "repair: pod %s: broken but terminating: no action", key);
+                (void)reservation_take(ctl, key);
+                cJSON_Delete(pod);
+                return 0;
+        }
         describe(msg, why, sizeof why);
         struct handled *h = handled_find(ctl, key);
         if (h && uid && streq(h->uid, uid) && (ctl->cfg->mode == REPAIR_MODE_REPAIR || ctl->cfg->mode == REPAIR_MODE_DETECT)) {

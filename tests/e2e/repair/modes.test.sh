@@ -21,7 +21,8 @@ seed_pods() {
         pod_json default noann n1 noann 10.1.0.8; echo ','
         pod_json default exit1 n1 exit1 10.1.0.9; echo ','
         pod_json default far n2 broken 10.2.0.5; echo ','
-        pod_json default labelled n1 labelled 10.1.0.10
+        pod_json default labelled n1 labelled 10.1.0.10; echo ','
+        pod_json default going n1 broken 10.1.0.11 | "$PY" -c 'import json,sys; p=json.load(sys.stdin); p["metadata"]["deletionTimestamp"]="2026-01-10T10:05:00Z"; print(json.dumps(p))'
         echo ']'
     } >"$TMP/pods.json"
     apiserver_admin POST /__admin/pods "$(cat "$TMP/pods.json")" >/dev/null
@@ -74,8 +75,8 @@ repair_start "$TMP/delete.log" REPAIR_NODE_NAME=n1 REPAIR_DELETE_PODS=true REPAI
 deleted() { state_py '"default/broken-a" not in pods and "other/broken-b" not in pods and "default/labelled" not in pods'; }
 check "delete: the broken pods are deleted (delete wins over label)" wait_for 20 deleted
 sleep 1
-check "delete: healthy, noann, exit1 and the other node's pod remain" \
-    state_py 'sorted(pods) == ["default/exit1", "default/far", "default/healthy", "default/noann"]'
+check "delete: healthy, noann, exit1, the other node's pod and the terminating one remain" \
+    state_py 'sorted(pods) == ["default/exit1", "default/far", "default/going", "default/healthy", "default/noann"]'
 check "delete: every DELETE carries the pod's uid and resourceVersion as preconditions" \
     state_py 'all(r["body"]["preconditions"] == {"uid": u, "resourceVersion": rv} for r in reqs if r["method"] == "DELETE" for (u, rv) in [('"$UIDS"')[r["path"].split("/")[4] + "/" + r["path"].split("/")[6]]])'
 check "delete: the 409 was retried (2 DELETEs of broken-a)" \
@@ -95,17 +96,17 @@ rc=$?
 check "rights: delete mode without 'delete pods' exits 1 (got $rc)" [ "$rc" = 1 ]
 check "rights: the error names the missing verb" grep -q "mode delete needs the right to delete pods" "$TMP/rights.log"
 check "rights: no pod was touched, nothing was listed" \
-    state_py 'len(pods) == 7 and not any(r["method"] in ("DELETE", "PATCH") or "/pods" in r["path"] for r in reqs)'
+    state_py 'len(pods) == 8 and not any(r["method"] in ("DELETE", "PATCH") or "/pods" in r["path"] for r in reqs)'
 apiserver_stop >/dev/null
 
 # ---------------- detect only: no right beyond reading, nothing written ----------------
 apiserver_start --rbac readonly || exit 1
 seed_pods
 repair_start "$TMP/detect.log" REPAIR_NODE_NAME=n1
-detected() { [ "$(grep -c 'detect-only, no action' "$REPAIR_LOG")" -ge 3 ]; }
-check "detect: the three broken pods on n1 are reported" wait_for 20 detected
+detected() { [ "$(grep -c 'detect-only, no action' "$REPAIR_LOG")" -ge 4 ]; }
+check "detect: the four broken pods on n1 are reported (the terminating one too)" wait_for 20 detected
 sleep 1
-check "detect: exactly those" [ "$(grep 'detect-only, no action' "$REPAIR_LOG" | grep -oE 'pod [a-z-]+/[a-z-]+' | sort | tr '\n' ' ')" = "pod default/broken-a pod default/labelled pod other/broken-b " ]
+check "detect: exactly those" [ "$(grep 'detect-only, no action' "$REPAIR_LOG" | grep -oE 'pod [a-z-]+/[a-z-]+' | sort | tr '\n' ' ')" = "pod default/broken-a pod default/going pod default/labelled pod other/broken-b " ]
 check "detect: nothing written (no Event, no PATCH, no DELETE), no 403" \
     state_py 'not any(r["method"] != "GET" and not r["path"].endswith("selfsubjectaccessreviews") for r in reqs) and not events and not any(r.get("code") == 403 for r in reqs)'
 repair_stop
