@@ -16,6 +16,7 @@
 
 #include "agent/podnetns.h"
 #include "base/errbuf.h"
+#include "base/fileio.h"
 #include "base/macro.h"
 #include "base/netns.h"
 #include "rules/rules-nft.h"
@@ -108,48 +109,58 @@ struct proc {
         ino_t ino;
 };
 
-/* IPv4 local addresses of a netns, from fib_trie: an address line "|-- A.B.C.D" followed by
- * "/32 host LOCAL". 1 found, 0 not, -errno when unreadable. */
-static int fib_trie_has(const char *path, const struct ip *want) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        char line[256], last[64] = "";
+int podnetns_text_has_addr(const char *text, int family, const void *addr) {
+        char last[64] = "";
+        const char *p = text;
 
-        if (!f)
-                return -errno;
-        while (fgets(line, sizeof line, f)) {
-                const char *p = line + strspn(line, " \t|+-");
-                if (strstr(line, "|-- ")) {
-                        snprintf(last, sizeof last, "%s", p);
-                        last[strcspn(last, " \n")] = 0;
-                } else if (strncmp(p, "/32 host LOCAL", 14) == 0 && last[0]) {
-                        struct in_addr a;
-                        if (inet_pton(AF_INET, last, &a) == 1 && memcmp(&a, want->a, 4) == 0)
+        if (!text || (family != AF_INET && family != AF_INET6))
+                return -EINVAL;
+        while (*p) {
+                size_t n = strcspn(p, "\n");
+                char line[256];
+                snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), p);
+                p += n + (p[n] == '\n');
+                if (family == AF_INET) {
+                        /* fib_trie: an address line "|-- A.B.C.D" followed by "/32 host LOCAL" */
+                        const char *q = line + strspn(line, " \t|+-");
+                        if (strstr(line, "|-- ")) {
+                                snprintf(last, sizeof last, "%s", q);
+                                last[strcspn(last, " ")] = 0;
+                        } else if (strncmp(q, "/32 host LOCAL", 14) == 0 && last[0]) {
+                                struct in_addr a;
+                                if (inet_pton(AF_INET, last, &a) == 1 && memcmp(&a, addr, 4) == 0)
+                                        return 1;
+                        }
+                } else {
+                        /* if_inet6: "<32 hex> <ifindex> <plen> <scope> <flags> <name>" */
+                        unsigned char a[16];
+                        size_t i;
+                        for (i = 0; i < 16; i++) {
+                                unsigned v;
+                                if (!isxdigit((unsigned char)line[2 * i]) || !isxdigit((unsigned char)line[2 * i + 1]) ||
+                                    sscanf(line + 2 * i, "%2x", &v) != 1)
+                                        break;
+                                a[i] = (unsigned char)v;
+                        }
+                        if (i == 16 && memcmp(a, addr, 16) == 0)
                                 return 1;
                 }
         }
-        return ferror(f) ? -EIO : 0;
+        return 0;
 }
 
-/* if_inet6: "<32 hex> <ifindex> <plen> <scope> <flags> <name>" per address. */
-static int if_inet6_has(const char *path, const struct ip *want) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        char line[256];
+/* 1 when the file shows the address, 0 not, -errno when unreadable. */
+static int file_has_addr(const char *path, const struct ip *want) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        _cleanup_free_ char *text = NULL;
+        size_t len;
 
-        if (!f)
+        if (fd < 0)
                 return -errno;
-        while (fgets(line, sizeof line, f)) {
-                unsigned char a[16];
-                size_t i;
-                for (i = 0; i < 16; i++) {
-                        unsigned v;
-                        if (sscanf(line + 2 * i, "%2x", &v) != 1)
-                                break;
-                        a[i] = (unsigned char)v;
-                }
-                if (i == 16 && memcmp(a, want->a, 16) == 0)
-                        return 1;
-        }
-        return 0;
+        int r = fileio_read_all(fd, 16u << 20, &text, &len);
+        if (r < 0)
+                return r;
+        return podnetns_text_has_addr(text, want->family, want->a);
 }
 
 static int ifaddrs_has_cb(void *userdata) {
@@ -177,7 +188,7 @@ static int netns_has(const char *hp, int pid, const struct ip *want, struct podn
         int r;
 
         snprintf(path, sizeof path, "%s/%d/net/%s", hp, pid, want->family == AF_INET ? "fib_trie" : "if_inet6");
-        r = want->family == AF_INET ? fib_trie_has(path, want) : if_inet6_has(path, want);
+        r = file_has_addr(path, want);
         if (r >= 0)
                 return r;
         snprintf(path, sizeof path, "%s/%d/ns/net", hp, pid);
@@ -189,30 +200,42 @@ static int netns_has(const char *hp, int pid, const struct ip *want, struct podn
         return r;
 }
 
-/* /proc/<pid>/stat field 22 (start time in clock ticks); UINT64_MAX when unreadable. */
-static unsigned long long start_time(const char *hp, int pid) {
-        char path[4200], buf[1024];
-        snprintf(path, sizeof path, "%s/%d/stat", hp, pid);
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return UINT64_MAX;
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        if (n <= 0)
-                return UINT64_MAX;
-        buf[n] = 0;
-        const char *p = strrchr(buf, ')');
+int podnetns_stat_start_time(const char *text, unsigned long long *ret) {
+        const char *p = text ? strrchr(text, ')') : NULL;
         if (!p)
-                return UINT64_MAX;
+                return -EBADMSG;
         p++;
         /* fields 3… follow the comm's ')': skip 19 of them to reach field 22 */
         for (int i = 0; i < 19; i++) {
                 p += strspn(p, " ");
+                if (!*p)
+                        return -EBADMSG;
                 p += strcspn(p, " ");
         }
+        p += strspn(p, " ");
+        if (!isdigit((unsigned char)*p))
+                return -EBADMSG;
         char *end;
         errno = 0;
         unsigned long long v = strtoull(p, &end, 10);
-        return errno || end == p ? UINT64_MAX : v;
+        if (errno || (*end && *end != ' ' && *end != '\n'))
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+/* /proc/<pid>/stat field 22 (start time in clock ticks); UINT64_MAX when unreadable. */
+static unsigned long long start_time(const char *hp, int pid) {
+        char path[4200];
+        _cleanup_free_ char *text = NULL;
+        unsigned long long v;
+        size_t len;
+
+        snprintf(path, sizeof path, "%s/%d/stat", hp, pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fileio_read_all(fd, 64u << 10, &text, &len) < 0 || podnetns_stat_start_time(text, &v) < 0)
+                return UINT64_MAX;
+        return v;
 }
 
 int podnetns_find(const char *hp, const char *pod_ip, char *ret_path, size_t pathsz, struct podnetns_stats *ret_st,

@@ -29,6 +29,13 @@ int podnetns_apply(const char *netns_path, struct capture_config *cfg, bool chec
 /* The command that shows what a backend note says was programmed, or NULL. */
 const char *podnetns_inspect_command(const char *note);
 
+/* The parsers behind the finder (exposed for tests and the fuzzer). Whether text shows addr (4
+ * or 16 bytes) as a local address: for AF_INET, text is /proc/<pid>/net/fib_trie; for AF_INET6,
+ * /proc/<pid>/net/if_inet6. 1 yes, 0 no, -EINVAL bad arguments. */
+int podnetns_text_has_addr(const char *text, int family, const void *addr);
+/* Field 22 (start time) of a /proc/<pid>/stat text; -EBADMSG when it is not there. */
+int podnetns_stat_start_time(const char *text, unsigned long long *ret);
+
 struct podnetns_stats {
         unsigned pids;          /* /proc entries looked at */
         unsigned netns;         /* distinct network namespaces */
