@@ -748,7 +748,7 @@ static int64_t reconcile(struct repair_controller *ctl, const char *key) {
                 return 0; /* handled already; a pod re-created under this name has another UID */
         }
         if (ctl->cfg->mode == REPAIR_MODE_DETECT) {
-                logf_(ctl, LOG_LEVEL_WARN, "repair: pod %s: broken (%s): detect-only, no action", key, why);
+                logf_(ctl, LOG_LEVEL_INFO, "repair: pod %s: broken (%s): detect-only, no action", key, why);
                 count(ctl, "detect", "success", &ctl->st.detected);
                 r = handled_set(ctl, key, uid ? uid : "");
                 cJSON_Delete(pod);

@@ -58,4 +58,13 @@ sleep 0.5
 check "rights: no pod deleted, no DELETE sent" \
     state_py '"default/brk" in pods and not any(r["method"] == "DELETE" for r in reqs)'
 check "rights: SIGTERM exits 0" agent_stop
+
+# ---- cni-repair alone with the in-cluster config (KUBERNETES_SERVICE_HOST/PORT + the SA dir) ----
+apiserver_admin POST /__admin/rbac '{"mode":"readonly"}' >/dev/null
+env -u KUBECONFIG REPAIR_NODE_NAME=node1 "$CNIBOX" cni-repair --log-level debug >/tmp/alone.log 2>&1 &
+ALONE=$!
+check "alone, in-cluster: synced node1's pods" wait_until 20 grep -q 'synced [0-9]* pod(s) on node node1' /tmp/alone.log
+check "alone, in-cluster: reports the broken pods (detect)" wait_until 20 grep -q 'pod default/brk: broken .*detect-only' /tmp/alone.log
+kill -TERM "$ALONE"; wait "$ALONE"
+check "alone: SIGTERM exits 0" [ $? = 0 ]
 finish
