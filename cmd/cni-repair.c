@@ -60,8 +60,9 @@ static void usage(FILE *f) {
                 "  REPAIR_LABEL_SELECTORS, REPAIR_FIELD_SELECTORS   extra selectors of the pod watch\n"
                 "  REPAIR_ACTION_RATE (10), REPAIR_ACTION_BURST (20)   per-node limit on actions per second\n"
                 "  NATIVE_NFTABLES (false)        repair programs nftables\n"
-                "Exit status: 0 after SIGTERM/SIGINT (or REPAIR_ENABLED=false), 1 on a configuration error,\n"
-                "unusable credentials, or a right the mode needs but lacks (SelfSubjectAccessReview).\n"
+                "Exit status: 0 after SIGTERM/SIGINT (or REPAIR_ENABLED=false); 1 on a bad REPAIR_* value, an\n"
+                "empty node name, unusable credentials, or a right the mode needs but lacks\n"
+                "(SelfSubjectAccessReview); 2 on a bad option.\n"
                 "Reference: docs/cni-repair.md.\n");
 }
 
@@ -98,15 +99,15 @@ int cni_repair_main(int argc, char **argv) {
                 case 'l':
                         if (log_parse_level(optarg, &lvl) < 0) {
                                 fprintf(stderr, "cni-repair: invalid --log-level '%s'\n", optarg);
-                                return EXIT_RUNTIME;
+                                return EXIT_USAGE;
                         }
                         break;
                 case 'h': usage(stdout); return EXIT_OK;
-                default: usage(stderr); return EXIT_RUNTIME;
+                default: usage(stderr); return EXIT_USAGE;
                 }
         if (optind < argc) {
                 fprintf(stderr, "cni-repair: unexpected argument '%s'\n", argv[optind]);
-                return EXIT_RUNTIME;
+                return EXIT_USAGE;
         }
         log_setup("cni-repair", STDERR_FILENO, lvl, json);
         r = repair_config_from_env(NULL, &cfg, e, sizeof e);

@@ -124,4 +124,8 @@ env REPAIR_ENABLED=false "$CNIBOX" cni-repair >/dev/null 2>&1
 check "config: REPAIR_ENABLED=false exits 0" [ $? = 0 ]
 "$CNIBOX" cni-repair --help | grep -q REPAIR_ACTION_RATE
 check "--help lists the REPAIR_* variables" [ $? = 0 ]
+"$CNIBOX" cni-repair --bogus >/dev/null 2>&1
+check "a bad option exits 2 (usage)" [ $? = 2 ]
+"$CNIBOX" cni-repair --log-level loud 2>&1 | grep -q "'loud'"
+check "a bad --log-level names the value" [ $? = 0 ]
 finish
