@@ -10,9 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/magic.h>
-#include <sys/stat.h>
-#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -123,15 +120,6 @@ int cni_repair_main(int argc, char **argv) {
         if (repair_config_check(&cfg, e, sizeof e) < 0) {
                 log_error("%s", e);
                 goto out;
-        }
-        if (cfg.mode == REPAIR_MODE_REPAIR) {
-                struct statfs sf;
-                errno = 0;
-                if (statfs(cfg.host_proc, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC) {
-                        log_error("repair mode needs the host's /proc mounted at %s (REPAIR_HOST_PROC): %s", cfg.host_proc,
-                                  errno ? strerror(errno) : "not a proc filesystem");
-                        goto out;
-                }
         }
         r = kcpath && *kcpath ? kubeconfig_load(kcpath, &kc, e, sizeof e) : kubeconfig_in_cluster(NULL, &kc, e, sizeof e);
         if (r < 0) {

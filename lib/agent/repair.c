@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <time.h>
 
 #include "agent/podnetns.h"
@@ -110,9 +112,18 @@ int repair_config_check(const struct repair_config *c, char *err, size_t errsz) 
                 return errbuf_set(err, errsz, -EINVAL, "invalid REPAIR_NODE_NAME '%s'", c->node_name);
         if (c->mode == REPAIR_MODE_LABEL && (!c->label_key || !*c->label_key))
                 return errbuf_set(err, errsz, -EINVAL, "REPAIR_BROKEN_POD_LABEL_KEY is empty with REPAIR_LABEL_PODS");
-        if (c->mode == REPAIR_MODE_REPAIR && (!c->host_proc || c->host_proc[0] != '/'))
-                return errbuf_set(err, errsz, -EINVAL, "invalid REPAIR_HOST_PROC '%s': want an absolute path",
-                                  c->host_proc ? c->host_proc : "");
+        if (c->mode == REPAIR_MODE_REPAIR) {
+                struct statfs sf;
+                if (!c->host_proc || c->host_proc[0] != '/')
+                        return errbuf_set(err, errsz, -EINVAL, "invalid REPAIR_HOST_PROC '%s': want an absolute path",
+                                          c->host_proc ? c->host_proc : "");
+                if (statfs(c->host_proc, &sf) < 0)
+                        return errbuf_set(err, errsz, -errno, "repair mode needs the host's /proc mounted at %s "
+                                          "(REPAIR_HOST_PROC): %s", c->host_proc, strerror(errno));
+                if (sf.f_type != PROC_SUPER_MAGIC)
+                        return errbuf_set(err, errsz, -EMEDIUMTYPE, "repair mode needs the host's /proc mounted at %s "
+                                          "(REPAIR_HOST_PROC): not a proc filesystem", c->host_proc);
+        }
         return 0;
 }
 

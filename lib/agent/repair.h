@@ -63,7 +63,8 @@ struct repair_config {
  * (see repair_config_check). Free with repair_config_done(). */
 int repair_config_from_env(char *const *envp, struct repair_config *c, char *err, size_t errsz);
 /* Checks what an enabled controller needs: a valid node name (an empty one is an error), a
- * label key when labelling. -EINVAL with err. */
+ * label key when labelling, the host's procfs at host_proc in repair mode. -EINVAL (or the
+ * statfs error, -EMEDIUMTYPE for another filesystem) with err. */
 int repair_config_check(const struct repair_config *c, char *err, size_t errsz);
 void repair_config_done(struct repair_config *c);
 const char *repair_mode_name(enum repair_mode m);     /* "repair", "delete", "label", "detect" */

@@ -189,6 +189,21 @@ START_TEST(test_config_defaults_and_errors) {
         ck_assert_int_eq(repair_config_check(&c, err, sizeof err), -EINVAL);
         ck_assert_ptr_nonnull(strstr(err, "'Bad_Node'"));
         repair_config_done(&c);
+        /* repair mode needs a procfs at REPAIR_HOST_PROC */
+        char *envr[] = { "REPAIR_NODE_NAME=n1", "REPAIR_REPAIR_PODS=true", "REPAIR_HOST_PROC=/proc", NULL };
+        ck_assert_int_eq(repair_config_from_env(envr, &c, err, sizeof err), 0);
+        ck_assert_int_eq(repair_config_check(&c, err, sizeof err), 0);
+        repair_config_done(&c);
+        char *envr2[] = { "REPAIR_NODE_NAME=n1", "REPAIR_REPAIR_PODS=true", "REPAIR_HOST_PROC=/", NULL };
+        ck_assert_int_eq(repair_config_from_env(envr2, &c, err, sizeof err), 0);
+        ck_assert_int_eq(repair_config_check(&c, err, sizeof err), -EMEDIUMTYPE);
+        ck_assert_ptr_nonnull(strstr(err, "not a proc filesystem"));
+        repair_config_done(&c);
+        char *envr3[] = { "REPAIR_NODE_NAME=n1", "REPAIR_REPAIR_PODS=true", "REPAIR_HOST_PROC=/nonexistent-proc", NULL };
+        ck_assert_int_eq(repair_config_from_env(envr3, &c, err, sizeof err), 0);
+        ck_assert_int_eq(repair_config_check(&c, err, sizeof err), -ENOENT);
+        ck_assert_ptr_nonnull(strstr(err, "/nonexistent-proc"));
+        repair_config_done(&c);
         char *env2[] = { "REPAIR_NODE_NAME=n1", "REPAIR_FIELD_SELECTORS=status.phase!=Failed", NULL };
         ck_assert_int_eq(repair_config_from_env(env2, &c, err, sizeof err), 0);
         ck_assert_int_eq(repair_config_check(&c, err, sizeof err), 0);
