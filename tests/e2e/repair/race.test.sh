@@ -20,7 +20,9 @@ for b in unshare nsenter setpriv ip; do command -v $b >/dev/null || { echo "SKIP
 
 POD_IP=10.44.0.5
 PODPID=
+LATE=
 cleanup() {
+    [ -n "$LATE" ] && kill "$LATE" 2>/dev/null
     [ "$FAILS" = 0 ] || { echo "--- cni-repair log"; tail -n 40 /tmp/repair.log 2>/dev/null; }
     repair_stop
     [ -n "$PODPID" ] && kill "$PODPID" 2>/dev/null && wait "$PODPID" 2>/dev/null
