@@ -114,7 +114,7 @@ struct podcache_agent_options {
         struct k8s_client *live_client;         /* NULL: misses get 503 */
         podcache_log_fn log;
         void *log_userdata;
-        /* observer for the repair controller (next issue): called from the informer thread after
+        /* observer for the repair controller (lib/agent/repair): called from the informer thread after
          * each applied event ("ADDED", "MODIFIED", "DELETED"; after every LIST each listed pod as
          * "ADDED"), outside the lock. pod is borrowed for the call. */
         void (*on_event)(void *userdata, const char *type, const cJSON *pod);
