@@ -9,4 +9,5 @@ int istio_clean_iptables_main(int argc, char **argv);
 int istio_validation_main(int argc, char **argv);
 int istio_cni_main(int argc, char **argv);
 int cni_podcache_main(int argc, char **argv);
+int cni_repair_main(int argc, char **argv);
 int install_cni_main(int argc, char **argv);

@@ -34,6 +34,7 @@
 #include "agent/logsink.h"
 #include "agent/metrics.h"
 #include "agent/podcache.h"
+#include "agent/repair.h"
 #include "agent/upgrade.h"
 #include "agent/watch.h"
 #include "applets.h"
@@ -94,7 +95,7 @@ static struct opt opts[_O_MAX] = {
         [O_ZTUNNEL] = OPT("ztunnel-uds-address", "ZTUNNEL_UDS_ADDRESS", T_STR, "/var/run/ztunnel/ztunnel.sock", "ambient only (ignored)"),
         [O_AMBIENT] = OPT("ambient-enabled", "AMBIENT_ENABLED", T_BOOL, "false", "ambient mode: not supported by cnibox (refused)"),
         [O_AMBIENT_RETRY] = OPT("enable-ambient-detection-retry", "ENABLE_AMBIENT_DETECTION_RETRY", T_BOOL, "false", "written into the plugin entry"),
-        [O_REPAIR] = OPT("repair-enabled", "REPAIR_ENABLED", T_BOOL, "true", "run the repair controller (not in this version: logged once)"),
+        [O_REPAIR] = OPT("repair-enabled", "REPAIR_ENABLED", T_BOOL, "true", "run the repair controller (docs/cni-repair.md) on the pod cache's watch"),
         [O_REPAIR_DELETE] = OPT("repair-delete-pods", "REPAIR_DELETE_PODS", T_BOOL, "false", "repair: delete broken pods"),
         [O_REPAIR_LABEL] = OPT("repair-label-pods", "REPAIR_LABEL_PODS", T_BOOL, "false", "repair: label broken pods"),
         [O_REPAIR_KEY] = OPT("repair-broken-pod-label-key", "REPAIR_BROKEN_POD_LABEL_KEY", T_STR, "cni.istio.io/uninitialized", "repair"),
@@ -317,6 +318,11 @@ struct agent {
         struct podcache *pc;
         struct podcache_agent *pca;
         struct k8s_client *cache_watch, *cache_live;
+        /* issue 13: the repair controller, fed by the pod cache's one watch */
+        bool repair_wanted;
+        struct repair_config rcfg;
+        struct repair_controller *repair;
+        struct k8s_client *repair_client;
         struct kubeconfig kc;           /* in-cluster credentials; server == NULL without */
         bool have_kc;
         atomic_bool ready;
@@ -544,13 +550,96 @@ static int new_client(const struct kubeconfig *kc, uint64_t timeout, uint64_t to
         return r;
 }
 
+/* Issue 13: REPAIR_* as resolved by the option table (flag > env > default), plus the variables
+ * only the environment sets, into the controller's configuration. A bad value is one error line
+ * and repair off; the install goes on. */
+static void repair_configure(struct agent *a) {
+        static const int ids[] = { O_REPAIR, O_REPAIR_DELETE, O_REPAIR_LABEL, O_REPAIR_KEY, O_REPAIR_VALUE, O_REPAIR_NODE,
+                                   O_REPAIR_ANNOT, O_REPAIR_INIT, O_REPAIR_MSG, O_REPAIR_CODE, O_REPAIR_LSEL, O_REPAIR_FSEL };
+        static const char *const env_only[] = { "REPAIR_REPAIR_PODS", "REPAIR_DETECT_ONLY", "REPAIR_ACTION_RATE",
+                                                "REPAIR_ACTION_BURST", "REPAIR_HOST_PROC", "NATIVE_NFTABLES" };
+        char *envp[ELEMENTSOF(ids) + ELEMENTSOF(env_only) + 1] = {};
+        size_t n = 0;
+        char e[512] = "";
+        int r = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(ids) && r >= 0; i++)
+                if (asprintf(&envp[n++], "%s=%s", opts[ids[i]].env, opts[ids[i]].value ? opts[ids[i]].value : "") < 0)
+                        envp[--n] = NULL, r = -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(env_only) && r >= 0; i++) {
+                const char *v = getenv(env_only[i]);
+                if (v && asprintf(&envp[n++], "%s=%s", env_only[i], v) < 0)
+                        envp[--n] = NULL, r = -ENOMEM;
+        }
+        if (r >= 0)
+                r = repair_config_from_env(envp, &a->rcfg, e, sizeof e);
+        for (size_t i = 0; i < n; i++)
+                free(envp[i]);
+        if (r < 0) {
+                log_error("repair: %s; repair is off (the install goes on)", e[0] ? e : strerror(-r));
+                repair_config_done(&a->rcfg);
+                return;
+        }
+        if (!a->rcfg.enabled) {
+                repair_config_done(&a->rcfg);
+                return;
+        }
+        /* One watch for the node: the pod cache's. REPAIR_NODE_NAME falls back to NODE_NAME. */
+        if (!*a->rcfg.node_name && a->node && *a->node) {
+                free(a->rcfg.node_name);
+                a->rcfg.node_name = strdup(a->node);
+        }
+        if (!a->rcfg.node_name || repair_config_check(&a->rcfg, e, sizeof e) < 0) {
+                log_error("repair: %s; repair is off (the install goes on)", a->rcfg.node_name ? e : "out of memory");
+                repair_config_done(&a->rcfg);
+                return;
+        }
+        if (a->node && *a->node && !streq(a->node, a->rcfg.node_name)) {
+                log_error("repair: REPAIR_NODE_NAME \"%s\" is not NODE_NAME \"%s\" (the node whose pods are watched); "
+                          "repair is off (the install goes on)", a->rcfg.node_name, a->node);
+                repair_config_done(&a->rcfg);
+                return;
+        }
+        /* The one watch serves the plugin's cache, which must see every pod of the node. */
+        if (*a->rcfg.label_selectors || *a->rcfg.field_selectors) {
+                log_error("repair: REPAIR_LABEL_SELECTORS / REPAIR_FIELD_SELECTORS cannot narrow the agent's one node-wide "
+                          "pod watch; run cni-repair alone to use them; repair is off (the install goes on)");
+                repair_config_done(&a->rcfg);
+                return;
+        }
+        a->repair_wanted = true;
+}
+
+/* Issue 13: the controller, started before the watch that feeds it; its rights are checked in
+ * its own thread (the install never waits for the API server). */
+static void start_repair(struct agent *a) {
+        int r;
+
+        if (!a->repair_wanted)
+                return;
+        if (new_client(&a->kc, 5ULL * 1000 * 1000, 0, &a->repair_client) < 0) {
+                log_error("repair: cannot build its API client; repair is off (the install goes on)");
+                return;
+        }
+        struct repair_controller_options o = { .cfg = &a->rcfg, .pc = a->pc, .client = a->repair_client,
+                                               .metrics = a->m, .log = lib_log, .check_rights_in_worker = true };
+        r = repair_controller_start(&o, &a->repair);
+        if (r < 0)
+                log_error("repair: cannot start the controller: %s; repair is off (the install goes on)", strerror(-r));
+        else
+                log_info("repair: controller on node %s in mode %s", a->rcfg.node_name, repair_mode_name(a->rcfg.mode));
+}
+
 /* Issue 12 item 8: the pod cache runs in the agent, never blocking the install. */
 static void start_podcache(struct agent *a, const char *run_dir) {
         _cleanup_free_ char *sock = NULL;
         int r;
 
         if (!a->node || !*a->node) {
-                log_warn("NODE_NAME is not set: running without the pod cache and without repair (the install goes on)");
+                if (a->repair_wanted)
+                        log_error("repair: no node name (NODE_NAME / REPAIR_NODE_NAME): repair is off (the install goes on)");
+                else
+                        log_warn("NODE_NAME is not set: running without the pod cache (the install goes on)");
                 return;
         }
         if (!k8s_name_is_valid(a->node)) {
@@ -558,7 +647,8 @@ static void start_podcache(struct agent *a, const char *run_dir) {
                 return;
         }
         if (!a->have_kc) {
-                log_warn("no API server credentials (in-cluster config unavailable): running without the pod cache");
+                log_warn("no API server credentials (in-cluster config unavailable): running without the pod cache%s",
+                         a->repair_wanted ? " and without repair" : "");
                 return;
         }
         if (asprintf(&sock, "%s/" PODCACHE_SOCKET_NAME, run_dir) < 0)
@@ -566,13 +656,21 @@ static void start_podcache(struct agent *a, const char *run_dir) {
         if (new_client(&a->kc, 5ULL * 1000 * 1000, 0, &a->cache_watch) < 0 ||
             new_client(&a->kc, PODCACHE_LIVE_TIMEOUT_USEC, 0, &a->cache_live) < 0 || podcache_new(&a->pc) < 0)
                 return;
+        start_repair(a);
         r = podcache_agent_start(a->pc, &(struct podcache_agent_options){ .node_name = a->node, .socket_path = sock,
                                                                           .watch_client = a->cache_watch,
-                                                                          .live_client = a->cache_live, .log = lib_log },
+                                                                          .live_client = a->cache_live, .log = lib_log,
+                                                                          .on_event = a->repair ? repair_controller_on_event : NULL,
+                                                                          .event_userdata = a->repair },
                                  &a->pca);
-        if (r < 0)
+        if (r < 0) {
                 log_warn("cannot start the pod cache on %s: %s (the plugin uses its direct API path)", sock,
                          r == -EADDRINUSE ? "another agent serves it" : strerror(-r));
+                if (a->repair) {
+                        log_error("repair: no pod watch without the pod cache; repair is off (the install goes on)");
+                        a->repair = repair_controller_stop(a->repair);
+                }
+        }
         else
                 log_info("pod cache for node %s on %s", a->node, sock);
 }
@@ -1088,10 +1186,8 @@ int install_cni_main(int argc, char **argv) {
                  cfg.net_dir, chained ? "chained" : "standalone",
                  *cfg.conf_name ? ", CNI_CONF_NAME set" : ", primary auto-detected", cfg.run_dir,
                  level_names[plugin_lvl]);
+        repair_configure(&a);
         start_podcache(&a, cfg.run_dir);
-        if (repair)
-                log_info("REPAIR_ENABLED is true, but this version has no repair controller (cni-repair): pods that "
-                         "lost the start-up race are not repaired; the install goes on");
         a.force_poll = force_poll;
         r = run(&a, cfg.run_dir, force_poll);
         /* The chart's grace period is 30 s: whatever hangs after the cleanup must not hold it. */
@@ -1105,7 +1201,10 @@ out:
                 (void)httpd_unlink_unix(a.log_sock_path, a.log_sock_fd_peek);
                 a.logsrv = httpd_stop(a.logsrv);
         }
-        a.pca = podcache_agent_stop(a.pca);
+        a.pca = podcache_agent_stop(a.pca); /* first: its watch feeds the repair controller */
+        a.repair = repair_controller_stop(a.repair);
+        k8s_client_free(a.repair_client);
+        repair_config_done(&a.rcfg);
         podcache_free(a.pc);
         k8s_client_free(a.cache_watch);
         k8s_client_free(a.cache_live);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cni/annotations.h"
+#include "cni/redirect.h"
 #include "applets.h"
 #include "cni/cni.h"
 #include "rules/config.h"
@@ -27,6 +28,7 @@
 #include "base/macro.h"
 #include "base/netns.h"
 #include "agent/podcache.h"
+#include "agent/podnetns.h"
 
 #define STDIN_MAX (4u << 20)
 
@@ -191,72 +193,6 @@ static int pod_from_agent(struct plugin *p, const char *podref, cJSON **ret_pod,
         return 0;
 }
 
-struct apply_ctx {
-        struct capture_config *c;
-        struct capture_opts o; /* o.lock_fd: the pod's netns fd, the xtables lock */
-        bool check;
-        const char *podref, *netns;
-        char err[1100];
-};
-
-/* Issue 11 section B: `iptables-save -t nat` shows nothing when the plugin picked the legacy
- * backend on a host whose iptables is nft-built (and the reverse). Each backend line names the
- * command that shows what was programmed, for the netns the runtime gave us. */
-static const char *inspect_command(const char *note) {
-        static const struct {
-                const char *prefix, *cmd;
-        } t[] = {
-                { "backend IPv4: legacy:", "iptables-legacy-save -t nat" },
-                { "backend IPv6: legacy:", "ip6tables-legacy-save -t nat" },
-                { "backend IPv4: iptables-nft:", "iptables-nft-save -t nat" },
-                { "backend IPv6: iptables-nft:", "ip6tables-nft-save -t nat" },
-                { "backend IPv4: native-nft:", "nft list table inet " RULES_NFT_TABLE_NAT },
-                { "backend IPv6: native-nft:", "nft list table inet " RULES_NFT_TABLE_NAT },
-                { "nftables: applied", "nft list table inet " RULES_NFT_TABLE_NAT },
-        };
-        for (size_t i = 0; i < ELEMENTSOF(t); i++)
-                if (strncmp(note, t[i].prefix, strlen(t[i].prefix)) == 0)
-                        return t[i].cmd;
-        return NULL;
-}
-
-/* Runs inside the pod netns: the same detection, backends, atomic apply and rollback as
- * istio-iptables (lib/capture), so ADD never leaves a half-configured pod. */
-static int capture_apply_in_netns(void *userdata) {
-        struct apply_ctx *a = userdata;
-        struct config_error cerr = { 0 };
-        struct capture_report rep;
-        int r;
-
-        /* IPv6 and the host IP come from the pod's own interface addresses. Then the same
-         * validation as istio-iptables: a config built from annotations gets no shortcut. */
-        r = config_fill_environment(a->c, "/etc/resolv.conf", &cerr);
-        if (r >= 0)
-                r = config_validate(a->c, &cerr);
-        if (r < 0) {
-                snprintf(a->err, sizeof a->err, "%s", cerr.msg[0] ? cerr.msg : strerror(-r));
-                return r;
-        }
-        if (a->check) {
-                r = capture_check(a->c, &rep);
-                if (r == 0) {
-                        snprintf(a->err, sizeof a->err, "redirect rules missing or drifted: %.1000s", rep.error);
-                        return -ENOENT;
-                }
-        } else
-                r = capture_run(a->c, &a->o, &rep);
-        for (unsigned i = 0; i < rep.n_notes; i++) {
-                const char *cmd = inspect_command(rep.notes[i]);
-                if (cmd)
-                        log_info("pod %s: %s (inspect: nsenter --net=%s %s)", a->podref, rep.notes[i], a->netns, cmd);
-                else
-                        log_info("pod %s: %s", a->podref, rep.notes[i]);
-        }
-        if (r < 0)
-                snprintf(a->err, sizeof a->err, "%s", rep.error);
-        return r < 0 ? r : 0;
-}
-
 /* ADD and CHECK share everything up to the rules (§2.4); check=true compares instead. */
 /* The pod, from the node agent's cache or the API server (§2.4 steps 10–11). Returns true with
  * *ret_pod, or false with the exit code in *ret (the CNI error already written). */
@@ -287,69 +223,61 @@ static bool resolve_pod(struct plugin *p, const char *podref, const struct kubec
         return *ret = fail(p), false;
 }
 
-/* Capture or not, and the redirect config from the pod (§2.6–§2.7). Returns true with cfg filled
- * to apply, or false with the exit code in *ret (a skipped pod passes, a bad one fails). */
+/* Capture or not, and the redirect config from the pod (§2.6–§2.7; lib/cni/redirect, shared with
+ * the repair controller). Returns true with cfg filled to apply, or false with the exit code in
+ * *ret (a skipped pod passes, a bad one fails). */
 static bool decide_and_build(struct plugin *p, const char *podref, const cJSON *pod, bool check,
                              struct capture_config *cfg, int *ret) {
-        struct annotations_pod info;
-        struct annotations_error aerr = { 0 };
         struct annotations_warnings warn = { 0 };
+        struct redirect_options o = { .native_nftables = p->conf.native_nftables, .netns_path = p->env.netns,
+                                      .lock_wait_usec = remaining_usec(p) };
         const char *reason;
+        char e[1024] = "";
         int r;
 
-        if (annotations_pod_info(pod, &info) < 0) {
+        r = redirect_from_pod(pod, &o, cfg, &reason, &warn, e, sizeof e);
+        if (r == -EBADMSG) {
                 cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "pod %s: unexpected Pod object from the API server", podref);
                 return *ret = fail(p), false;
         }
-        enum annotations_decision d = annotations_decide(&info, &reason);
         log_info("pod %s: %s", podref, reason);
-        if (d != ANNOTATIONS_CAPTURE)
-                return *ret = check ? 0 : pass(p), false;
-        r = annotations_to_config(&info, NULL, cfg, &aerr, &warn);
         for (unsigned i = 0; i < warn.n; i++)
                 log_warn("pod %s: %s", podref, warn.msg[i]);
+        if (r == 0)
+                return *ret = check ? 0 : pass(p), false;
         if (r < 0) {
-                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "%s", r == -ENOMEM ? "out of memory" : aerr.msg);
+                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "%s", e);
                 return *ret = fail(p), false;
         }
-        /* CNI mode: per-pod xtables lock (the netns fd); a repeated ADD converges (reconcile). */
-        cfg->native_nftables = p->conf.native_nftables;
-        cfg->cni_mode = true;
-        cfg->reconcile = true;
-        cfg->network_namespace = strdup(p->env.netns);
-        cfg->lock_wait_usec = remaining_usec(p);
         if (cfg->lock_wait_usec == 0)
                 return *ret = fail_deadline(p, "programming the rules (before the xtables lock)", NULL), false;
-        if (!cfg->network_namespace) {
-                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "out of memory");
-                return *ret = fail(p), false;
-        }
         return true;
 }
 
-/* Enter the pod's netns and apply (or, for CHECK, compare) the rules. 0, or the exit code. */
+/* Enter the pod's netns and apply (or, for CHECK, compare) the rules: lib/agent/podnetns, the
+ * same code the repair controller uses. 0, or the exit code. */
 static int apply_in_netns(struct plugin *p, const char *podref, struct capture_config *cfg, bool check) {
-        _cleanup_close_ int nsfd = netns_open(p->env.netns);
-        struct apply_ctx a = { .c = cfg, .o = { .lock_fd = nsfd }, .check = check, .podref = podref,
-                               .netns = p->env.netns };
+        struct capture_report rep;
+        char e[1100] = "";
         int r;
 
-        if (nsfd < 0) {
-                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "failed to open netns \"%.300s\": %s", p->env.netns,
-                              nsfd == -EMEDIUMTYPE ? "unknown FS magic (not a network namespace)" : strerror(-nsfd));
-                return fail(p);
+        r = podnetns_apply(p->env.netns, cfg, check, &rep, e, sizeof e);
+        for (unsigned i = 0; i < rep.n_notes; i++) {
+                const char *cmd = podnetns_inspect_command(rep.notes[i]);
+                if (cmd)
+                        log_info("pod %s: %s (inspect: nsenter --net=%s %s)", podref, rep.notes[i], p->env.netns, cmd);
+                else
+                        log_info("pod %s: %s", podref, rep.notes[i]);
         }
-        r = netns_run(nsfd, capture_apply_in_netns, &a);
         if (r == NETNS_ERR_RESTORE) {
                 cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "could not return to the runtime's network namespace");
                 fail(p);
                 _exit(1); /* the process is in the wrong netns: do nothing else */
         }
         if (r < 0 && remaining_usec(p) == 0)
-                return fail_deadline(p, "programming the rules", a.err[0] ? a.err : strerror(-r));
+                return fail_deadline(p, "programming the rules", e[0] ? e : strerror(-r));
         if (r < 0) {
-                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "%s%s", check ? "CHECK: " : "",
-                              a.err[0] ? a.err : strerror(-r));
+                cni_error_set(&p->err, CNI_ERR_INTERNAL, NULL, "%s%s", check ? "CHECK: " : "", e[0] ? e : strerror(-r));
                 return fail(p);
         }
         return 0;

@@ -237,6 +237,23 @@ int podcache_lookup(struct podcache *pc, const char *ns, const char *name, const
         return r;
 }
 
+int podcache_get(struct podcache *pc, const char *ns, const char *name, char **ret_json) {
+        int r;
+
+        pthread_mutex_lock(&pc->lock);
+        ssize_t i = pc->synced ? find(pc, ns, name) : -1;
+        if (!pc->synced)
+                r = -EAGAIN;
+        else if (i < 0)
+                r = -ENOENT;
+        else {
+                *ret_json = strdup(pc->e[i].json);
+                r = *ret_json ? 0 : -ENOMEM;
+        }
+        pthread_mutex_unlock(&pc->lock);
+        return r;
+}
+
 void podcache_get_stats(struct podcache *pc, struct podcache_stats *ret) {
         pthread_mutex_lock(&pc->lock);
         *ret = (struct podcache_stats){ .synced = pc->synced, .streaming = pc->streaming, .pods = (unsigned)pc->n,
@@ -264,6 +281,7 @@ struct informer {
         struct podcache *pc;
         struct k8s_client *c;
         const char *node;
+        const char *field_selector, *label_selector;    /* extra, may be NULL */
         volatile sig_atomic_t *stop;
         podcache_log_fn log;
         void *ud;
@@ -301,7 +319,8 @@ static void sleep_usec_stop(uint64_t usec, volatile sig_atomic_t *stop) {
 static int informer_list(struct informer *w, const char *fs, char *rv, size_t rvsz, char *e, size_t esz) {
         cJSON *list = NULL;
         e[0] = 0; /* a failing replace leaves no message of its own */
-        int r = k8s_list_pods(w->c, NULL, fs, NULL, &list, rv, rvsz, e, esz);
+        int r = k8s_list_pods(w->c, NULL, fs, w->label_selector && *w->label_selector ? w->label_selector : NULL, &list,
+                              rv, rvsz, e, esz);
         if (r >= 0)
                 r = podcache_replace(w->pc, list, rv);
         if (r >= 0 && w->on_event) {
@@ -326,7 +345,8 @@ static int run_informer(struct informer *w) {
         char rv[64], e[512];
         bool first = true;
 
-        if (asprintf(&fs, "spec.nodeName=%s", w->node) < 0) {
+        const char *xfs = w->field_selector ? w->field_selector : "";
+        if (asprintf(&fs, "%s%sspec.nodeName=%s", xfs, *xfs ? "," : "", w->node) < 0) {
                 fs = NULL;
                 return -ENOMEM;
         }
@@ -353,7 +373,8 @@ static int run_informer(struct informer *w) {
                 backoff = 1000000;
                 while (!*w->stop) {
                         uint64_t t0 = now_usec();
-                        r = k8s_watch_pods(w->c, NULL, fs, NULL, rv, 0, on_watch_event, w, rv, sizeof rv, e, sizeof e);
+                        r = k8s_watch_pods(w->c, NULL, fs, w->label_selector && *w->label_selector ? w->label_selector : NULL,
+                                           rv, 0, on_watch_event, w, rv, sizeof rv, e, sizeof e);
                         /* Between streams the cache may miss a delete + create: only UID-checked
                          * lookups are answered until the next stream is accepted. */
                         podcache_set_streaming(pc, false);
@@ -592,7 +613,7 @@ int podcache_handle_request(struct podcache *pc, struct k8s_client *live, const 
 
 struct podcache_agent {
         struct podcache *pc;
-        char *node, *socket_path;
+        char *node, *socket_path, *fs, *ls;
         struct k8s_client *watch;
         volatile sig_atomic_t stop;
         bool have_informer;
@@ -612,6 +633,8 @@ static void *informer_main(void *arg) {
 static struct podcache_agent *agent_free(struct podcache_agent *a) {
         free(a->node);
         free(a->socket_path);
+        free(a->fs);
+        free(a->ls);
         free(a);
         return NULL;
 }
@@ -619,7 +642,7 @@ static struct podcache_agent *agent_free(struct podcache_agent *a) {
 int podcache_agent_start(struct podcache *pc, const struct podcache_agent_options *o, struct podcache_agent **ret) {
         int r;
 
-        if (!pc || !o || !o->socket_path || !*o->socket_path || !ret)
+        if (!pc || !o || (o->socket_path && !*o->socket_path) || (!o->socket_path && !o->watch_client) || !ret)
                 return -EINVAL;
         if (o->watch_client && (!o->node_name || !k8s_name_is_valid(o->node_name)))
                 return -EINVAL;
@@ -629,25 +652,29 @@ int podcache_agent_start(struct podcache *pc, const struct podcache_agent_option
         a->pc = pc;
         a->watch = o->watch_client;
         a->listen_fd = -1;
-        a->socket_path = strdup(o->socket_path);
+        a->socket_path = o->socket_path ? strdup(o->socket_path) : NULL;
         a->node = o->node_name ? strdup(o->node_name) : NULL;
-        if (!a->socket_path || (o->node_name && !a->node)) {
+        a->fs = o->field_selector ? strdup(o->field_selector) : NULL;
+        a->ls = o->label_selector ? strdup(o->label_selector) : NULL;
+        if ((o->socket_path && !a->socket_path) || (o->node_name && !a->node) || (o->field_selector && !a->fs) ||
+            (o->label_selector && !a->ls)) {
                 agent_free(a);
                 return -ENOMEM;
         }
         a->ctx = (struct serve_ctx){ .pc = pc, .live = o->live_client };
-        a->w = (struct informer){ .pc = pc, .c = o->watch_client, .node = a->node, .stop = &a->stop, .log = o->log,
+        a->w = (struct informer){ .pc = pc, .c = o->watch_client, .node = a->node, .field_selector = a->fs,
+                                  .label_selector = a->ls, .stop = &a->stop, .log = o->log,
                                   .ud = o->log_userdata, .on_event = o->on_event, .event_ud = o->event_userdata };
 
         /* Only local work here: the install must never wait for the API server. */
-        r = httpd_listen_unix(a->socket_path, 0600, &a->listen_fd);
+        r = a->socket_path ? httpd_listen_unix(a->socket_path, 0600, &a->listen_fd) : 0;
         if (r < 0) {
                 agent_free(a);
                 return r;
         }
         struct httpd_options ho = { .max_conns = CONN_MAX, .io_timeout_usec = IO_TIMEOUT_USEC, .same_uid_only = true };
         int lfd = a->listen_fd;
-        r = httpd_start(lfd, &ho, serve, &a->ctx, &a->srv);
+        r = a->socket_path ? httpd_start(lfd, &ho, serve, &a->ctx, &a->srv) : 0;
         if (r < 0) {
                 /* httpd_start closed the fd: the inode check is gone, but nobody else can have
                  * bound this path while we held it, so unlink it */
@@ -658,15 +685,17 @@ int podcache_agent_start(struct podcache *pc, const struct podcache_agent_option
         if (a->watch) {
                 r = -pthread_create(&a->informer, NULL, informer_main, a);
                 if (r < 0) {
-                        (void)httpd_unlink_unix(a->socket_path, a->listen_fd);
+                        if (a->socket_path)
+                                (void)httpd_unlink_unix(a->socket_path, a->listen_fd);
                         httpd_stop(a->srv);
                         agent_free(a);
                         return r;
                 }
                 a->have_informer = true;
         }
-        logf_(o->log, o->log_userdata, LOG_LEVEL_INFO, "pod cache: serving node %s's pods on %s",
-              a->node ? a->node : "(no informer)", a->socket_path);
+        if (a->socket_path)
+                logf_(o->log, o->log_userdata, LOG_LEVEL_INFO, "pod cache: serving node %s's pods on %s",
+                      a->node ? a->node : "(no informer)", a->socket_path);
         *ret = a;
         return 0;
 }
@@ -680,7 +709,8 @@ struct podcache_agent *podcache_agent_stop(struct podcache_agent *a) {
                 k8s_client_interrupt(a->watch);
         /* Unlink before closing the listener: while we still listen, nobody can have replaced
          * the file (httpd_listen_unix refuses a live socket), so the inode check is exact. */
-        (void)httpd_unlink_unix(a->socket_path, a->listen_fd);
+        if (a->socket_path)
+                (void)httpd_unlink_unix(a->socket_path, a->listen_fd);
         a->srv = httpd_stop(a->srv);
         if (a->have_informer)
                 pthread_join(a->informer, NULL);

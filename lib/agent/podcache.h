@@ -74,6 +74,11 @@ void podcache_set_streaming(struct podcache *pc, bool streaming);
  * present with another UID. */
 int podcache_lookup(struct podcache *pc, const char *ns, const char *name, const char *uid, char **ret_json);
 
+/* The informer's view of a pod, whether or not a stream is connected (for the repair controller,
+ * which acts only on what the watch delivered): 0 and a malloc'ed JSON text in *ret_json, -EAGAIN
+ * while not synced (relisting), -ENOENT when absent. */
+int podcache_get(struct podcache *pc, const char *ns, const char *name, char **ret_json);
+
 struct podcache_stats {
         bool synced, streaming;
         unsigned pods;
@@ -100,12 +105,16 @@ int podcache_handle_request(struct podcache *pc, struct k8s_client *live, const 
  * server. */
 struct podcache_agent_options {
         const char *node_name;          /* required with a watch_client */
-        const char *socket_path;        /* its directory must exist */
+        const char *socket_path;        /* its directory must exist; NULL: no server (cni-repair alone) */
+        /* Extra selectors of the watch (REPAIR_FIELD_SELECTORS, REPAIR_LABEL_SELECTORS of a
+         * standalone cni-repair): the field selector is prepended to spec.nodeName=<node>. NULL
+         * or "" for none. A cache that serves the plugin must see every pod: leave them empty. */
+        const char *field_selector, *label_selector;
         struct k8s_client *watch_client;        /* NULL: no informer (the caller fills the cache) */
         struct k8s_client *live_client;         /* NULL: misses get 503 */
         podcache_log_fn log;
         void *log_userdata;
-        /* observer for the repair controller (next issue): called from the informer thread after
+        /* observer for the repair controller (lib/agent/repair): called from the informer thread after
          * each applied event ("ADDED", "MODIFIED", "DELETED"; after every LIST each listed pod as
          * "ADDED"), outside the lock. pod is borrowed for the call. */
         void (*on_event)(void *userdata, const char *type, const cJSON *pod);

@@ -348,6 +348,7 @@ class Store:
         self.history = deque(maxlen=history)
         self.history_max = history
         self.compacted_rv = 1  # events with rv <= this are no longer available
+        self.watch_gen = 0  # bumped by /__admin/expire-watches: running watches get a 410
         self.state_file = state_file
         self.namespaces = {"default", "kube-system", "kube-public", "istio-system"}
         self.ns_meta = {}
@@ -729,6 +730,8 @@ class Server(ThreadingHTTPServer):
         self.reqlog = RequestLog()
         self.ssl_ctx = None
         self.stopping = threading.Event()
+        self.rbac_mode = args.rbac
+        self.rbac = rbac_rules(args.rbac)
 
     def get_request(self):
         # TLS handshake happens in the worker thread (do_handshake_on_connect=False), so a slow
@@ -739,6 +742,55 @@ class Server(ThreadingHTTPServer):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock = self.ssl_ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return sock, addr
+
+
+
+# RBAC as the istio-cni chart grants it (spec istio-cni.md §5.6, §6.4), per repair mode. With
+# --rbac unset every authenticated request is allowed (as for system:masters).
+RBAC_USER = "system:serviceaccount:istio-system:istio-cni"
+RBAC_BASE = {
+    ("", "pods", ""): {"get", "list", "watch"},
+    ("", "nodes", ""): {"get", "list", "watch"},
+    ("", "namespaces", ""): {"get", "list", "watch"},
+    ("apps", "daemonsets", ""): {"get", "list", "watch"},
+    ("", "events", ""): {"create", "patch"},
+}
+RBAC_MODES = {
+    "repair": {},
+    "delete": {("", "pods", ""): {"delete"}},
+    "label": {("", "pods", "status"): {"patch", "update"}},
+    # nothing beyond reading pods, nodes and namespaces: not even Events
+    "readonly": None,
+}
+
+
+def rbac_rules(mode):
+    if mode is None:
+        return None
+    rules = {k: set(v) for k, v in RBAC_BASE.items()}
+    extra = RBAC_MODES[mode]
+    if extra is None:
+        del rules[("", "events", "")]
+        rules.pop(("apps", "daemonsets", ""), None)
+        return rules
+    for k, v in extra.items():
+        rules.setdefault(k, set()).update(v)
+    return rules
+
+
+def rbac_allowed(rules, group, resource, sub, verb):
+    if rules is None:
+        return True
+    return verb in rules.get((group, resource, sub or ""), set())
+
+
+def forbidden(verb, group, resource, sub, name, ns):
+    res = resource + ("/" + sub if sub else "")
+    who = '%s "%s" is forbidden' % (res, name) if name else "%s is forbidden" % res
+    where = 'in the namespace "%s"' % ns if ns else "at the cluster scope"
+    return ApiError(403, "Forbidden", '%s: User "%s" cannot %s resource "%s" in API group "%s" %s'
+                    % (who, RBAC_USER, verb, res, group, where),
+                    {"name": name, "kind": resource} if name else {"kind": resource})
 
 
 PATH_RE = re.compile(r"^/api/v1(?:/namespaces/(?P<ns>[^/]+))?/(?P<res>pods|events)"
@@ -875,6 +927,7 @@ class Handler(BaseHTTPRequestHandler):
                     return self._send_json(200, None, raw=b'{"kind":"Pod","apiVersion":"v1","metadata":{"na')
             if auth not in ("bearer", "cert"):
                 return self._err(ApiError(401, "Unauthorized", "Unauthorized"))
+            self._authorize(path)
             return self._route(path, raw)
         except ApiError as e:
             return self._err(e)
@@ -891,6 +944,57 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("X-Kubernetes-Pf-Flowschema-Uid", "00000000-0000-0000-0000-000000000000")
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch
+
+    # -- authorization (--rbac MODE or /__admin/rbac) --
+    def _request_attrs(self, path):
+        """(group, resource, subresource, name, namespace, verb) of a resource request, else None."""
+        mm = PATH_RE.match(path)
+        if mm:
+            group, res, name, sub, ns = "", mm.group("res"), mm.group("name"), mm.group("sub"), mm.group("ns")
+        else:
+            mm = re.match(r"^/api/v1/(?P<res>namespaces|nodes)(?:/(?P<name>[^/]+))?$", path)
+            if mm:
+                group, res, name, sub, ns = "", mm.group("res"), mm.group("name"), None, None
+            else:
+                mm = re.match(r"^/apis/apps/v1/namespaces/(?P<ns>[^/]+)/daemonsets(?:/(?P<name>[^/]+))?$", path)
+                if not mm:
+                    return None
+                group, res, name, sub, ns = "apps", "daemonsets", mm.group("name"), None, mm.group("ns")
+        m = self.command
+        if m in ("GET", "HEAD"):
+            verb = "get" if name else ("watch" if self.query.get("watch") in ("1", "true") else "list")
+        else:
+            verb = {"POST": "create", "PUT": "update", "PATCH": "patch",
+                    "DELETE": "delete" if name else "deletecollection"}.get(m, m.lower())
+        return group, res, sub, name, ns, verb
+
+    def _authorize(self, path):
+        rules = self.server.rbac
+        if rules is None:
+            return
+        attrs = self._request_attrs(path)
+        if attrs is None:
+            return  # discovery, health, SelfSubjectAccessReview: every authenticated user
+        group, res, sub, name, ns, verb = attrs
+        if not rbac_allowed(rules, group, res, sub, verb):
+            self._logentry["forbidden"] = True
+            raise forbidden(verb, group, res, sub, name, ns)
+
+    def _ssar(self, raw):
+        obj = self._json_body(raw)
+        ra = ((obj or {}).get("spec") or {}).get("resourceAttributes") if isinstance(obj, dict) else None
+        if not isinstance(ra, dict):
+            raise ApiError(422, "Invalid", "SelfSubjectAccessReview.authorization.k8s.io \"\" is invalid: "
+                                           "[spec.resourceAttributes: Invalid value: \"null\": exactly one of "
+                                           "nonResourceAttributes or resourceAttributes must be specified]")
+        allowed = rbac_allowed(self.server.rbac, ra.get("group", ""), ra.get("resource", ""),
+                               ra.get("subresource", ""), ra.get("verb", ""))
+        status = {"allowed": allowed}
+        if allowed and self.server.rbac is not None:
+            status["reason"] = 'RBAC: allowed by ClusterRoleBinding "istio-cni-repair-rolebinding"'
+        out = {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+               "metadata": {"creationTimestamp": None}, "spec": obj.get("spec"), "status": status}
+        return self._send_json(201, out)
 
     # -- routing --
     def _route(self, path, raw):
@@ -922,6 +1026,8 @@ class Handler(BaseHTTPRequestHandler):
                                                         "verbs": ["create", "delete", "deletecollection", "get",
                                                                   "list", "patch", "update", "watch"],
                                                         "shortNames": ["ds"], "categories": ["all"]}]})
+        if path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" and m == "POST":
+            return self._ssar(raw)
         mm = re.match(r"^/apis/apps/v1/namespaces/(?P<ns>[^/]+)/daemonsets(?:/(?P<name>[^/]+))?$", path)
         if mm:
             return self._daemonsets(mm.group("ns"), mm.group("name"), raw)
@@ -1220,10 +1326,18 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"0\r\n\r\n")
                 return
             next_bookmark = time.monotonic() + args.bookmark_interval
+            with store.lock:
+                gen = store.watch_gen
             while not self.server.stopping.is_set():
                 out = []
                 with store.lock:
-                    if last < store.oldest_rv():
+                    if gen != store.watch_gen:
+                        # as when the watch cache drops a lagging watcher after a compaction
+                        st = ApiError(410, "Expired", "too old resource version: %d (%d)"
+                                      % (last, store.rv)).status()
+                        out.append(json.dumps({"type": "ERROR", "object": st}).encode() + b"\n")
+                        last = None
+                    elif last < store.oldest_rv():
                         st = ApiError(410, "Expired", "too old resource version: %d (%d)"
                                       % (last, store.oldest_rv())).status()
                         out.append(json.dumps({"type": "ERROR", "object": st}).encode() + b"\n")
@@ -1326,6 +1440,14 @@ class Handler(BaseHTTPRequestHandler):
                 except re.error as e:
                     raise bad_request("bad path_regex: %s" % e)
                 return self._send_json(200, self.server.faults.get())
+        if path == "/__admin/rbac":
+            if m in ("POST", "PUT"):
+                mode = (body or {}).get("mode")
+                if mode is not None and mode not in RBAC_MODES:
+                    raise bad_request("unknown rbac mode %r (want one of %s, or null)" % (mode, sorted(RBAC_MODES)))
+                self.server.rbac = rbac_rules(mode)
+                self.server.rbac_mode = mode
+            return self._send_json(200, {"mode": self.server.rbac_mode})
         if path == "/__admin/requests":
             if m == "GET":
                 return self._send_json(200, self.server.reqlog.get())
@@ -1340,6 +1462,13 @@ class Handler(BaseHTTPRequestHandler):
                                                             key=lambda o: (o["metadata"]["namespace"],
                                                                            o["metadata"]["name"])),
                                              "events": list(store.objs["events"].values())})
+        if path == "/__admin/expire-watches" and m == "POST":
+            with store.lock:
+                store.watch_gen += 1
+                store.compacted_rv = store.rv
+                store.history.clear()
+                store.lock.notify_all()
+            return self._send_json(200, {"resourceVersion": store.rv, "oldestWatchRV": store.oldest_rv()})
         if path == "/__admin/compact" and m == "POST":
             store.compact(int((body or {}).get("keep", 0)))
             return self._send_json(200, {"resourceVersion": store.rv, "oldestWatchRV": store.oldest_rv()})
@@ -1407,6 +1536,9 @@ def main():
     ap.add_argument("--malformed", action="store_true", help="shortcut fault: malformed JSON bodies")
     ap.add_argument("--parent-pid", type=int, help="exit when this process is gone (no leaked servers "
                                                      "when a test is killed before its trap runs)")
+    ap.add_argument("--rbac", choices=sorted(RBAC_MODES),
+                    help="enforce the istio-cni chart's RBAC for this repair mode (403 for any other verb); "
+                         "default: allow every authenticated request")
     ap.add_argument("--verbose", "-v", action="store_true")
     args = ap.parse_args()
 
