@@ -581,7 +581,7 @@ static void describe(const char *msg, char *out, size_t outsz) {
 }
 
 static int do_label(struct repair_controller *ctl, const cJSON *pod, const char *ns, const char *name, const char *why) {
-        char path[600], e[512] = "", msg[800];
+        char path[600], e[512] = "", msg[800]; /* Event messages: the API caps them at 1 KiB, so the parts are cut to fit */
         struct k8s_response resp = {};
         _cleanup_free_ char *body = NULL;
         int r;
@@ -605,14 +605,14 @@ static int do_label(struct repair_controller *ctl, const cJSON *pod, const char 
         k8s_response_done(&resp);
         if (r < 0) {
                 logf_(ctl, LOG_LEVEL_ERROR, "repair: pod %s/%s: broken (%s) but labelling failed: %s", ns, name, why, e);
-                snprintf(msg, sizeof msg, "pod detected as broken, but failed to label: %.300s; %s", e, why);
+                snprintf(msg, sizeof msg, "pod detected as broken, but failed to label: %.300s; %.400s", e, why);
                 emit_event(ctl, pod, "LabelBrokenPod", msg);
                 count(ctl, "label", "fail", &ctl->st.failed);
                 return r;
         }
         logf_(ctl, LOG_LEVEL_INFO, "repair: pod %s/%s: broken (%s): labelled %s=%s", ns, name, why, ctl->cfg->label_key,
               ctl->cfg->label_value);
-        snprintf(msg, sizeof msg, "pod detected as broken, labeled; %s", why);
+        snprintf(msg, sizeof msg, "pod detected as broken, labeled; %.400s", why);
         emit_event(ctl, pod, "LabelBrokenPod", msg);
         count(ctl, "label", "success", &ctl->st.labeled);
         return 0;
@@ -644,13 +644,13 @@ static int do_delete(struct repair_controller *ctl, const cJSON *pod, const char
                 /* 409: our copy is stale (a newer resourceVersion, or another pod under the name);
                  * the retry reads the informer's fresh object. */
                 logf_(ctl, LOG_LEVEL_ERROR, "repair: pod %s/%s: broken (%s) but deleting failed: %s", ns, name, why, e);
-                snprintf(msg, sizeof msg, "pod detected as broken, but failed to delete: %.300s; %s", e, why);
+                snprintf(msg, sizeof msg, "pod detected as broken, but failed to delete: %.300s; %.400s", e, why);
                 emit_event(ctl, pod, "DeleteBrokenPod", msg);
                 count(ctl, "delete", "fail", &ctl->st.failed);
                 return r;
         }
         logf_(ctl, LOG_LEVEL_INFO, "repair: pod %s/%s: broken (%s): deleted", ns, name, why);
-        snprintf(msg, sizeof msg, "pod detected as broken, deleted; %s", why);
+        snprintf(msg, sizeof msg, "pod detected as broken, deleted; %.400s", why);
         emit_event(ctl, pod, "DeleteBrokenPod", msg);
         count(ctl, "delete", "success", &ctl->st.deleted);
         return 0;
