@@ -44,19 +44,6 @@ set_target_properties(PkgConfig::CJSON PROPERTIES
 # Nothing in lib/ calls libxtables (libiptc's headers need only its include files).
 set_target_properties(PkgConfig::XTABLES PROPERTIES INTERFACE_LINK_LIBRARIES "")
 
-# Native nftables: libnftnl.a (libnftnl-dev) needs libmnl.a, which Debian does not ship and
-# tools/static-deps.sh builds only with CNIBOX_STATIC_MNL=1 (the mirror here answers 404 for its
-# source). Without it the netlink builder is compiled out and says so (nftbatch.h).
-find_library(CNIBOX_A_NFTNL NAMES libnftnl.a)
-if(EXISTS ${CNIBOX_DEPS_PREFIX}/lib/libmnl.a AND CNIBOX_A_NFTNL)
-  set_target_properties(PkgConfig::NFTNL PROPERTIES
-    INTERFACE_LINK_LIBRARIES "${CNIBOX_A_NFTNL};${CNIBOX_DEPS_PREFIX}/lib/libmnl.a")
-else()
-  message(STATUS "static build: no libmnl.a, native nftables compiled out")
-  set_target_properties(PkgConfig::NFTNL PROPERTIES INTERFACE_LINK_LIBRARIES "")
-  target_compile_definitions(cniboxlib PUBLIC CNIBOX_NO_NFTBATCH=1)
-endif()
-
 # httpc.c links OpenSSL instead of dlopen()ing it; nftapply.c reports that there is no
 # libnftables (a static binary cannot dlopen one).
 target_compile_definitions(cniboxlib PUBLIC CNIBOX_STATIC=1)

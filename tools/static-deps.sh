@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# static-deps.sh: builds the static archives Debian ships no .a for (cJSON, libiptc, libmnl)
+# static-deps.sh: builds the static archives Debian ships no .a for (cJSON, libiptc)
 # from Debian's own source packages, pinned by version and by the sha256 of each tarball, into a
 # cache that later runs reuse. Used by the static build (docs/building.md, -DCNIBOX_STATIC=ON).
 #
@@ -21,14 +21,8 @@ PINS=(
    iptables_1.8.9.orig.tar.xz=ef6639a43be8325a4f8ea68123ffac236cb696e8c78501b64e8106afb008c87f
    iptables_1.8.9-2.debian.tar.xz=5415053f2033a351cf85c33e13d67388770f803e8bdce24f46371ea6e7488a6b"
 )
-# libmnl.a: needed once the native nftables builder links libnftnl.a (libnftnl needs libmnl).
-# Built only with CNIBOX_STATIC_MNL=1 until then: the package mirror this project's machines
-# reach answers 404 for libmnl's .orig tarball (1.0.4 and 1.0.5 alike), so it cannot be a
-# default step yet. The pin is Debian 12's, the same version as the libmnl0 binary package.
-MNL_PIN="libmnl 1.0.4-3
-   libmnl_1.0.4.orig.tar.bz2=171f89699f286a5854b72b91d06e8f8e3683064c5901fb09d954a9ab6f551f81
-   libmnl_1.0.4-3.debian.tar.xz=7f5a5c246ee6d6d65efd01db289886c0ea986546f112e70c3006b50d0e6fabc1"
-[[ ${CNIBOX_STATIC_MNL:-0} == 1 ]] && PINS+=("$MNL_PIN")
+# No libmnl: libnftnl.a links against lib/kernel/mnl.c (Debian's libmnl source answers 404 from
+# this project's mirror, and the subset libnftnl uses is small).
 # Bump when the build recipe below changes, so a stale cache is not reused.
 RECIPE=1
 
@@ -112,11 +106,6 @@ build_one() { # the whole pin line
                    "$prefix.tmp/lib/"
                 mkdir -p "$prefix.tmp/include/libiptc"
                 cp "$work"/iptables-src/include/libiptc/*.h "$prefix.tmp/include/libiptc/"
-                ;;
-        libmnl)
-                (cd "$work/libmnl-src" &&
-                 ./configure -q --enable-static --disable-shared --prefix="$prefix.tmp" >&2 &&
-                 make -s -j"$jobs" >&2 && make -s install >&2)
                 ;;
         esac
 }

@@ -5,10 +5,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "base/fileio.h"
 #include "base/macro.h"
 #include "base/netns.h"
 
@@ -60,4 +65,75 @@ int netns_run(int nsfd, int (*fn)(void *userdata), void *userdata) {
         if (setns(self, CLONE_NEWNET) < 0)
                 return NETNS_ERR_RESTORE;
         return r;
+}
+
+/* Exit codes of netns_scratch_output()'s child beyond fn's own 1..100. */
+enum { SCRATCH_UNSHARE = 120, SCRATCH_WRITE = 121 };
+
+static _Noreturn void scratch_child(int wfd, int (*fn)(void *, char **), void *userdata) {
+        char *text = NULL;
+        size_t n, off = 0;
+        int r;
+
+        if (unshare(CLONE_NEWNET) < 0)
+                _exit(SCRATCH_UNSHARE);
+        r = fn(userdata, &text);
+        if (r != 0)
+                _exit(r > 0 && r <= 100 ? r : 100);
+        n = text ? strlen(text) : 0;
+        while (off < n) {
+                ssize_t k = write(wfd, text + off, n - off);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        _exit(SCRATCH_WRITE);
+                off += (size_t)k;
+        }
+        _exit(0);
+}
+
+int netns_scratch_output(int (*fn)(void *userdata, char **ret_text), void *userdata, char **ret_text,
+                         int *ret_fn_code) {
+        _cleanup_free_ char *text = NULL;
+        int pipefd[2], status, r;
+        pid_t pid;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                close(pipefd[0]);
+                close(pipefd[1]);
+                return r;
+        }
+        if (pid == 0) {
+                close(pipefd[0]);
+                scratch_child(pipefd[1], fn, userdata);
+        }
+        close(pipefd[1]);
+        r = fileio_read_all(pipefd[0], 64u << 20, &text, NULL);
+        close(pipefd[0]);
+        if (r < 0)
+                (void)kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        if (r < 0)
+                return r;
+        if (!WIFEXITED(status))
+                return -EIO;
+        switch (WEXITSTATUS(status)) {
+        case 0:
+                *ret_text = TAKE_PTR(text);
+                return 0;
+        case SCRATCH_UNSHARE:
+                return -EPERM;
+        case SCRATCH_WRITE:
+                return -EIO;
+        default:
+                if (ret_fn_code)
+                        *ret_fn_code = WEXITSTATUS(status);
+                return -ECANCELED;
+        }
 }

@@ -229,11 +229,7 @@ static int run_nft(const struct capture_config *c, const struct plan *p, struct 
         r = nftbatch_tables_present(&present);
         if (r < 0)
                 return fail(rep, r, "Failed to list the nftables tables (nothing was changed): %s",
-#ifdef CNIBOX_NO_NFTBATCH
-                            NFTBATCH_UNSUPPORTED_REASON);
-#else
                             strerror(-r));
-#endif
         f = secure_getenv(NFTAPPLY_FAULT_ENV);
         if (f && streq(f, NFTAPPLY_FAULT_LAST_RULE))
                 flags |= NFTBATCH_FAULT_LAST_RULE;

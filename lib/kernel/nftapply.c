@@ -2,6 +2,7 @@
 /* nftapply.c: in-process nftables transactions through a dlopen()ed libnftables.
  * Spec: istio-iptables.md §7 (tables, atomic transaction, cleanup), §10.31; libnftables(3). */
 #include "base/fileio.h"
+#include "base/netns.h"
 #include "kernel/nftapply.h"
 #include "kernel/nftdump.h"
 #include "rules/rules-nft.h"
@@ -366,86 +367,39 @@ int nftapply_list(unsigned flags, char **ret_text) {
 }
 
 
-/* Child exit codes of nftapply_state()'s scratch-namespace child. */
-enum { STATE_CHILD_OK, STATE_CHILD_UNSHARE, STATE_CHILD_APPLY, STATE_CHILD_LIST };
+/* fn's failure codes in nftapply_state()'s scratch namespace. */
+enum { SCRATCH_APPLY = 1, SCRATCH_LIST = 2 };
+
+/* In the scratch netns: the transaction into an empty ruleset, listed back. */
+static int scratch_apply_list(void *userdata, char **ret_text) {
+        if (run(userdata, false, 0, NULL, NULL) < 0)
+                return SCRATCH_APPLY;
+        return nftapply_list(NFTAPPLY_LIST_OURS | NFTAPPLY_LIST_STATELESS, ret_text) < 0 ? SCRATCH_LIST : 0;
+}
 
 int nftapply_state(const char *expected_text, bool *ret_in_sync, char **ret_error) {
         _cleanup_free_ char *current = NULL, *expected = NULL;
-        _cleanup_close_ int rfd = -1;
-        int pipefd[2], status, r;
-        pid_t pid;
+        int r, code = 0;
 
         r = nftapply_load(ret_error);
         if (r < 0)
                 return r;
-
         r = nftapply_list(NFTAPPLY_LIST_OURS | NFTAPPLY_LIST_STATELESS, &current);
         if (r < 0)
                 return r;
-
-        if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return -errno;
-
-        pid = fork();
-        if (pid < 0) {
-                r = -errno;
-                close(pipefd[0]);
-                close(pipefd[1]);
-                return r;
-        }
-        if (pid == 0) {
-                /* Child: render the expected state in an empty private netns. Never returns. */
-                _cleanup_free_ char *listing = NULL;
-                size_t n, off = 0;
-
-                close(pipefd[0]);
-                if (unshare(CLONE_NEWNET) < 0)
-                        _exit(STATE_CHILD_UNSHARE);
-                if (run(expected_text, false, 0, NULL, NULL) < 0)
-                        _exit(STATE_CHILD_APPLY);
-                if (nftapply_list(NFTAPPLY_LIST_OURS | NFTAPPLY_LIST_STATELESS, &listing) < 0)
-                        _exit(STATE_CHILD_LIST);
-                n = strlen(listing);
-                while (off < n) {
-                        ssize_t k = write(pipefd[1], listing + off, n - off);
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        if (k <= 0)
-                                _exit(STATE_CHILD_LIST);
-                        off += (size_t)k;
-                }
-                _exit(STATE_CHILD_OK);
-        }
-
-        close(pipefd[1]);
-        rfd = pipefd[0];
-        r = fileio_read_all(rfd, 64u << 20, &expected, NULL);
-        if (r < 0)
-                (void)kill(pid, SIGKILL);
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        if (r < 0)
-                return r;
-
-        if (!WIFEXITED(status)) {
-                set_reason(ret_error, strdup_printf("state child died with signal %d", WTERMSIG(status)));
-                return -EIO;
-        }
-        switch (WEXITSTATUS(status)) {
-        case STATE_CHILD_OK:
-                break;
-        case STATE_CHILD_UNSHARE:
+        r = netns_scratch_output(scratch_apply_list, (void *)expected_text, &expected, &code);
+        if (r == -EPERM) {
                 set_reason(ret_error, strdup("cannot create a scratch network namespace (needs CAP_SYS_ADMIN)"));
                 return -EPERM;
-        case STATE_CHILD_APPLY:
+        }
+        if (r == -ECANCELED && code == SCRATCH_APPLY) {
                 set_reason(ret_error, strdup("the expected transaction does not apply to an empty ruleset"));
                 return -EINVAL;
-        default:
-                set_reason(ret_error, strdup("cannot list the scratch ruleset"));
+        }
+        if (r < 0) {
+                set_reason(ret_error, strdup(r == -ECANCELED ? "cannot list the scratch ruleset" : "the state child died"));
                 return -EIO;
         }
-
         *ret_in_sync = streq(current, expected);
         return 0;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* nftbatch.c: typed rules → nf_tables objects in one nfnetlink batch (libnftnl + libmnl).
+/* nftbatch.c: typed rules → nf_tables objects in one nfnetlink batch (libnftnl, over kernel/mnl).
  * Spec: istio-iptables.md §7; docs/nftables.md.
  *
  * Decisions:
@@ -14,46 +14,7 @@
  *   a refusal back to the object ("rule 7 of chain istio-output"). nfnetlink processes the whole
  *   batch inside sendmsg(), so all answers are queued when it returns. */
 #include "kernel/nftbatch.h"
-
-#ifdef CNIBOX_NO_NFTBATCH
-/* A static build without libmnl.a (Debian ships none, and its source package could not be
- * fetched to build one: docs/building.md). The native backend then says so, plainly, instead of
- * half-working; the iptables backends are unaffected. */
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
-
-static int unsupported(char **ret_error) {
-        if (ret_error)
-                *ret_error = strdup(NFTBATCH_UNSUPPORTED_REASON);
-        return -EOPNOTSUPP;
-}
-
-int nftbatch_apply(const struct ruleset *rs, unsigned drop_mask, unsigned flags, char **ret_error) {
-        (void)rs, (void)drop_mask, (void)flags;
-        return unsupported(ret_error);
-}
-
-int nftbatch_cleanup(char **ret_error) {
-        return unsupported(ret_error);
-}
-
-int nftbatch_tables_present(unsigned *ret_mask) {
-        (void)ret_mask;
-        return -EOPNOTSUPP;
-}
-
-int nftbatch_dump(char **ret_text) {
-        (void)ret_text;
-        return -EOPNOTSUPP;
-}
-
-int nftbatch_state(const struct ruleset *rs, bool *ret_in_sync, char **ret_error) {
-        (void)rs, (void)ret_in_sync;
-        return unsupported(ret_error);
-}
-
-#else
+#include "base/netns.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -76,7 +37,7 @@ int nftbatch_state(const struct ruleset *rs, bool *ret_in_sync, char **ret_error
 #include <time.h>
 #include <unistd.h>
 
-#include <libmnl/libmnl.h>
+#include "kernel/mnl.h"
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
@@ -1251,73 +1212,35 @@ int nftbatch_dump(char **ret_text) {
         return r;
 }
 
-/* Child exit codes of nftbatch_state()'s scratch-namespace child. */
-enum { STATE_CHILD_OK, STATE_CHILD_UNSHARE, STATE_CHILD_APPLY, STATE_CHILD_DUMP };
+/* fn's failure codes in nftbatch_state()'s scratch namespace. */
+enum { SCRATCH_APPLY = 1, SCRATCH_DUMP = 2 };
+
+/* In the scratch netns: the same batch into an empty ruleset, read back. */
+static int scratch_apply_dump(void *userdata, char **ret_text) {
+        if (nftbatch_apply(userdata, 0, 0, NULL) < 0)
+                return SCRATCH_APPLY;
+        return nftbatch_dump(ret_text) < 0 ? SCRATCH_DUMP : 0;
+}
 
 int nftbatch_state(const struct ruleset *rs, bool *ret_in_sync, char **ret_error) {
         _cleanup_free_ char *current = NULL, *expected = NULL;
-        _cleanup_close_ int rfd = -1;
-        int pipefd[2], status, r;
-        pid_t pid;
+        int r, code = 0;
 
         if (ret_error)
                 *ret_error = NULL;
         r = nftbatch_dump(&current);
         if (r < 0)
                 return r;
-        if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return -errno;
-        pid = fork();
-        if (pid < 0) {
-                r = -errno;
-                close(pipefd[0]);
-                close(pipefd[1]);
-                return r;
-        }
-        if (pid == 0) {
-                /* Child: the same batch into an empty private netns, read back. Never returns. */
-                char *text = NULL;
-                size_t n, off = 0;
-
-                close(pipefd[0]);
-                if (unshare(CLONE_NEWNET) < 0)
-                        _exit(STATE_CHILD_UNSHARE);
-                if (nftbatch_apply(rs, 0, 0, NULL) < 0)
-                        _exit(STATE_CHILD_APPLY);
-                if (nftbatch_dump(&text) < 0)
-                        _exit(STATE_CHILD_DUMP);
-                n = strlen(text);
-                while (off < n) {
-                        ssize_t k = write(pipefd[1], text + off, n - off);
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        if (k <= 0)
-                                _exit(STATE_CHILD_DUMP);
-                        off += (size_t)k;
-                }
-                _exit(STATE_CHILD_OK);
-        }
-        close(pipefd[1]);
-        rfd = pipefd[0];
-        r = fileio_read_all(rfd, 64u << 20, &expected, NULL);
-        if (r < 0)
-                (void)kill(pid, SIGKILL);
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        if (r < 0)
-                return r;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != STATE_CHILD_OK) {
-                const char *why = !WIFEXITED(status)                             ? "the scratch child died"
-                                  : WEXITSTATUS(status) == STATE_CHILD_UNSHARE ? "cannot create a scratch network namespace (needs CAP_SYS_ADMIN)"
-                                  : WEXITSTATUS(status) == STATE_CHILD_APPLY   ? "the expected rules do not apply to an empty ruleset"
-                                                                               : "cannot read the scratch ruleset";
+        r = netns_scratch_output(scratch_apply_dump, (void *)rs, &expected, &code);
+        if (r < 0) {
+                const char *why = r == -EPERM                ? "cannot create a scratch network namespace (needs CAP_SYS_ADMIN)"
+                                  : r != -ECANCELED          ? "the scratch child died"
+                                  : code == SCRATCH_APPLY    ? "the expected rules do not apply to an empty ruleset"
+                                                             : "cannot read the scratch ruleset";
                 if (ret_error)
                         *ret_error = strdup(why);
-                return WIFEXITED(status) && WEXITSTATUS(status) == STATE_CHILD_UNSHARE ? -EPERM : -EIO;
+                return r == -EPERM ? -EPERM : -EIO;
         }
         *ret_in_sync = streq(current, expected);
         return 0;
 }
-
-#endif /* CNIBOX_NO_NFTBATCH */

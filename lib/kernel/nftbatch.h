@@ -33,10 +33,6 @@ enum {
  * (*ret_error, optional: "rule 7 of chain istio-output (table inet istio-proxy-nat): Operation
  * not supported"); -ENOENT for an owner name that does not resolve; -ENOMEM; -errno of the
  * socket. */
-/* What every call answers (-EOPNOTSUPP) in a build without the netlink builder. */
-#define NFTBATCH_UNSUPPORTED_REASON \
-        "native nftables is not in this static build (no libmnl.a to link libnftnl with; docs/building.md)"
-
 int nftbatch_apply(const struct ruleset *rs, unsigned drop_mask, unsigned flags, char **ret_error);
 
 /* §7 cleanup: "add table" + "delete table" for our three tables, in one batch. */

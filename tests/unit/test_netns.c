@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -71,12 +72,49 @@ START_TEST(test_run_restores) {
 }
 END_TEST
 
+/* fn for netns_scratch_output(): its own netns inode as text, or a failure code. */
+static int scratch_fn(void *userdata, char **ret_text) {
+        struct stat st;
+        int code = *(int *)userdata;
+
+        if (code)
+                return code;
+        if (stat("/proc/self/ns/net", &st) < 0 || asprintf(ret_text, "%lu", (unsigned long)st.st_ino) < 0)
+                return 99;
+        return 0;
+}
+
+START_TEST(test_scratch_output) {
+        _cleanup_free_ char *text = NULL, *mine = NULL;
+        struct stat st;
+        _cleanup_close_ int self_fd = -1;
+        int code = 0, got = -1;
+
+        ck_assert_int_eq(stat("/proc/self/ns/net", &st), 0);
+        ck_assert_int_ge(asprintf(&mine, "%lu", (unsigned long)st.st_ino), 0);
+        /* The text comes back, and fn ran in another (new) namespace. */
+        ck_assert_int_eq(netns_scratch_output(scratch_fn, &code, &text, &got), 0);
+        ck_assert_ptr_nonnull(text);
+        ck_assert_str_ne(text, mine);
+        self_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        ck_assert_int_eq(netns_is_current(self_fd), 1); /* and this process never left its own */
+        /* fn's failure code is handed back, and no text. */
+        free(TAKE_PTR(text));
+        code = 7;
+        ck_assert_int_eq(netns_scratch_output(scratch_fn, &code, &text, &got), -ECANCELED);
+        ck_assert_int_eq(got, 7);
+        ck_assert_ptr_null(text);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("netns");
         TCase *tc = tcase_create("core");
         tcase_add_test(tc, test_open_errors);
         if (geteuid() == 0)
                 tcase_add_test(tc, test_run_restores);
+        if (geteuid() == 0)
+                tcase_add_test(tc, test_scratch_output);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

@@ -32,7 +32,7 @@ finish() { [ "$FAILS" = 0 ] && { echo "all passed"; exit 0; }; echo "$FAILS fail
 
 # The in-process driver over lib/nftapply (built from the same source as the product).
 DRV=$T/nftapply-driver
-cc -std=gnu11 -O2 -D_GNU_SOURCE -I"$SRCDIR/lib" "$HERE/nftapply-driver.c" "$SRCDIR/lib/kernel/nftapply.c" "$SRCDIR/lib/kernel/nftdump.c" "$SRCDIR/lib/base/fileio.c" \
+cc -std=gnu11 -O2 -D_GNU_SOURCE -I"$SRCDIR/lib" "$HERE/nftapply-driver.c" "$SRCDIR/lib/kernel/nftapply.c" "$SRCDIR/lib/kernel/nftdump.c" "$SRCDIR/lib/base/netns.c" "$SRCDIR/lib/base/fileio.c" \
    -ldl -o "$DRV" || { echo "cannot build the nftapply driver"; exit 1; }
 
 # The binary renders the transaction itself (--native-nftables --dry-run prints it, spec §7).
