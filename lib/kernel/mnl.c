@@ -4,6 +4,7 @@
 #include "kernel/mnl.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -130,9 +131,11 @@ void *mnl_nlmsg_get_payload_tail(const struct nlmsghdr *nlh) {
         return (char *)nlh + MNL_ALIGN(nlh->nlmsg_len);
 }
 
+/* Unsigned comparison on purpose: libmnl casts nlmsg_len to int, so a length over 2 GiB reads as
+ * negative and passes (found by fuzz_mnl); here it is refused. */
 bool mnl_nlmsg_ok(const struct nlmsghdr *nlh, int len) {
         return len >= (int)sizeof(struct nlmsghdr) && nlh->nlmsg_len >= sizeof(struct nlmsghdr) &&
-               (int)nlh->nlmsg_len <= len;
+               nlh->nlmsg_len <= (unsigned)len;
 }
 
 struct nlmsghdr *mnl_nlmsg_next(const struct nlmsghdr *nlh, int *len) {
@@ -431,7 +434,8 @@ static int cb_error(const struct nlmsghdr *nlh) {
                 errno = EBADMSG;
                 return MNL_CB_ERROR;
         }
-        errno = err->error < 0 ? -err->error : err->error;
+        /* INT_MIN cannot be negated; no kernel sends it, a corrupt buffer might (fuzz_mnl). */
+        errno = err->error == INT_MIN ? EPROTO : err->error < 0 ? -err->error : err->error;
         return err->error == 0 ? MNL_CB_STOP : MNL_CB_ERROR;
 }
 
