@@ -600,13 +600,11 @@ static void repair_configure(struct agent *a) {
                 repair_config_done(&a->rcfg);
                 return;
         }
-        /* The one watch serves the plugin's cache, which must see every pod of the node. */
-        if (*a->rcfg.label_selectors || *a->rcfg.field_selectors) {
-                log_error("repair: REPAIR_LABEL_SELECTORS / REPAIR_FIELD_SELECTORS cannot narrow the agent's one node-wide "
-                          "pod watch; run cni-repair alone to use them; repair is off (the install goes on)");
-                repair_config_done(&a->rcfg);
-                return;
-        }
+        /* The one watch serves the plugin's cache, which must see every pod of the node: the
+         * selectors cannot narrow it, so the controller applies them to each event. */
+        if (*a->rcfg.label_selectors || *a->rcfg.field_selectors)
+                log_info("repair: selectors applied to the node's pod events: labels \"%s\", fields \"%s\"",
+                         a->rcfg.label_selectors, a->rcfg.field_selectors);
         a->repair_wanted = true;
 }
 

@@ -20,6 +20,7 @@
 #include "base/macro.h"
 #include "base/netns.h"
 #include "cni/redirect.h"
+#include "kube/selector.h"
 #include "rules/config.h"
 
 extern char **environ;
@@ -110,6 +111,17 @@ int repair_config_check(const struct repair_config *c, char *err, size_t errsz) 
                                   "no pod (set it to spec.nodeName through the downward API)");
         if (!k8s_name_is_valid(c->node_name))
                 return errbuf_set(err, errsz, -EINVAL, "invalid REPAIR_NODE_NAME '%s'", c->node_name);
+        struct selector *sel = NULL;
+        char e[256] = "";
+        int r = selector_parse_labels(c->label_selectors, &sel, e, sizeof e);
+        selector_free(sel);
+        if (r < 0)
+                return errbuf_set(err, errsz, r, "REPAIR_LABEL_SELECTORS: %s", r == -ENOMEM ? "out of memory" : e);
+        sel = NULL;
+        r = selector_parse_fields(c->field_selectors, &sel, e, sizeof e);
+        selector_free(sel);
+        if (r < 0)
+                return errbuf_set(err, errsz, r, "REPAIR_FIELD_SELECTORS: %s", r == -ENOMEM ? "out of memory" : e);
         if (c->mode == REPAIR_MODE_LABEL && (!c->label_key || !*c->label_key))
                 return errbuf_set(err, errsz, -EINVAL, "REPAIR_BROKEN_POD_LABEL_KEY is empty with REPAIR_LABEL_PODS");
         if (c->mode == REPAIR_MODE_REPAIR) {
@@ -334,6 +346,10 @@ struct repair_controller {
         podcache_log_fn log;
         void *log_ud;
         bool check_rights;
+        /* REPAIR_*_SELECTORS, applied to each event: the watch that feeds the controller may be
+         * the agent's node-wide one, which cannot carry them (alone, the watch carries them too,
+         * and this re-check agrees with the server's). */
+        struct selector *labels_sel, *fields_sel;
         struct workqueue *q;
         pthread_t worker;
         volatile sig_atomic_t stop;
@@ -384,12 +400,19 @@ static void update_depth(struct repair_controller *ctl) {
                 (void)metrics_gauge_set(ctl->metrics, METRIC_QUEUE, NULL, n);
 }
 
+static bool repair_selected(const struct repair_controller *ctl, const cJSON *pod) {
+        return selector_matches(ctl->labels_sel, pod) && selector_matches(ctl->fields_sel, pod);
+}
+
 void repair_controller_on_event(void *userdata, const char *type, const cJSON *pod) {
         struct repair_controller *ctl = userdata;
         const char *ns = k8s_obj_string(pod, "metadata.namespace"), *name = k8s_obj_string(pod, "metadata.name");
         char key[512];
 
         if (!ns || !name || ctl->stop)
+                return;
+        /* A pod the selectors leave out is not ours: not even its deletion is queued. */
+        if (!repair_selected(ctl, pod))
                 return;
         /* Istio enqueues every event; only deletions (to forget the pod) and broken pods can lead
          * anywhere, so the others are not queued at all. */
@@ -739,7 +762,7 @@ static int64_t reconcile(struct repair_controller *ctl, const char *key) {
         if (!pod)
                 return -ENOMEM;
         const char *uid = k8s_obj_string(pod, "metadata.uid");
-        if (!repair_pod_is_broken(ctl->cfg, pod, msg, sizeof msg)) {
+        if (!repair_selected(ctl, pod) || !repair_pod_is_broken(ctl->cfg, pod, msg, sizeof msg)) {
                 (void)reservation_take(ctl, key);
                 cJSON_Delete(pod);
                 return 0;
@@ -858,8 +881,13 @@ int repair_controller_start(const struct repair_controller_options *o, struct re
                                            .check_rights = o->check_rights_in_worker };
         struct workqueue_options qo = { .base_delay_usec = o->base_delay_usec, .max_delay_usec = o->max_delay_usec,
                                         .qps = o->qps, .burst = o->burst, .max_attempts = o->max_attempts };
-        r = workqueue_new(&qo, &ctl->q);
-        if (r < 0) {
+        char e[256];
+        /* repair_config_check() has refused bad selectors already: an error here is memory. */
+        if ((r = selector_parse_labels(o->cfg->label_selectors, &ctl->labels_sel, e, sizeof e)) < 0 ||
+            (r = selector_parse_fields(o->cfg->field_selectors, &ctl->fields_sel, e, sizeof e)) < 0 ||
+            (r = workqueue_new(&qo, &ctl->q)) < 0) {
+                selector_free(ctl->labels_sel);
+                selector_free(ctl->fields_sel);
                 free(ctl);
                 return r;
         }
@@ -885,6 +913,8 @@ int repair_controller_start(const struct repair_controller_options *o, struct re
         return 0;
 fail:
         workqueue_free(ctl->q);
+        selector_free(ctl->labels_sel);
+        selector_free(ctl->fields_sel);
         pthread_mutex_destroy(&ctl->lock);
         free(ctl);
         return r;
@@ -907,6 +937,8 @@ struct repair_controller *repair_controller_stop(struct repair_controller *ctl) 
         free(ctl->reserved);
         for (size_t i = 0; i < EVENTS_MAX; i++)
                 event_rec_done(&ctl->events[i]);
+        selector_free(ctl->labels_sel);
+        selector_free(ctl->fields_sel);
         pthread_mutex_destroy(&ctl->lock);
         free(ctl);
         return NULL;

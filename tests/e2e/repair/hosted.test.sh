@@ -5,6 +5,8 @@
 #   - REPAIR_ENABLED + label mode: the broken pods of this node are labelled through the pod
 #     cache's one watch (no second pod watch), the install is ready, and /metrics carries
 #     istio_cni_repair_pods_repaired_total{type,result} and the queue depth;
+#   - REPAIR_LABEL_SELECTORS / REPAIR_FIELD_SELECTORS: applied to each event, the watch stays
+#     node-wide; a bad selector is named in one error line, repair off, the install goes on;
 #   - no node name: one error line, repair off, the install goes on;
 #   - a mode whose right is missing: the rights check names the verb, repair off, nothing touched,
 #     the install goes on.
@@ -41,6 +43,28 @@ check "metrics: istio_cni_repair_pods_repaired_total{type=label,result=success} 
     grep -qE '^istio_cni_repair_pods_repaired_total\{(result="success",type="label"|type="label",result="success")\} 2$' /tmp/m.txt
 check "metrics: the queue depth gauge" grep -qE '^istio_cni_repair_queue_depth 0$' /tmp/m.txt
 check "label: SIGTERM exits 0" agent_stop
+
+# ---- selectors, hosted: applied to each event; the one watch stays node-wide ----
+apiserver_admin POST /__admin/pods "[$(pod_json default sel-in node1 broken 10.1.0.7),$(pod_json default sel-out node1 broken 10.1.0.8)]" >/dev/null
+run_agent NODE_NAME=node1 REPAIR_LABEL_PODS=true REPAIR_LABEL_SELECTORS='app in (sel-in, other)' \
+    REPAIR_FIELD_SELECTORS='metadata.namespace=default,status.phase!=Succeeded'
+check "selectors: the install is ready" wait_until 10 is_ready
+check "selectors: the selected broken pod is labelled" \
+    wait_until 20 state_py '"cni.istio.io/uninitialized" in pods["default/sel-in"]["metadata"].get("labels", {})'
+sleep 0.5
+check "selectors: the broken pod they leave out is untouched" \
+    state_py '"cni.istio.io/uninitialized" not in pods["default/sel-out"]["metadata"].get("labels", {})'
+check "selectors: still one node-wide pod watch, no selector on it" \
+    state_py 'all(r["query"].get("fieldSelector") == "spec.nodeName=node1" and "labelSelector" not in r["query"] for r in reqs if "/pods" in r["path"] and r["method"] == "GET")'
+check "selectors: no error line about repair" sh -c "! grep -q 'error.*repair' '$AGENT_LOG'"
+check "selectors: SIGTERM exits 0" agent_stop
+
+# ---- a bad selector: named in one error line, repair off, the install goes on ----
+run_agent NODE_NAME=node1 REPAIR_LABEL_PODS=true REPAIR_LABEL_SELECTORS='app in sel-in'
+check "bad selector: the install is ready" wait_until 10 is_ready
+check "bad selector: named, repair off" grep -q "REPAIR_LABEL_SELECTORS: invalid label selector: 'app in' needs '(' values ')'.*repair is off" "$AGENT_LOG"
+check "bad selector: exactly one error line about repair" [ "$(grep -c 'error.*repair' "$AGENT_LOG")" = 1 ]
+check "bad selector: SIGTERM exits 0" agent_stop
 
 # ---- no node name: one error line, repair off, the install goes on ----
 run_agent REPAIR_LABEL_PODS=true
