@@ -14,6 +14,7 @@
  *   a refusal back to the object ("rule 7 of chain istio-output"). nfnetlink processes the whole
  *   batch inside sendmsg(), so all answers are queued when it returns. */
 #include "kernel/nftbatch.h"
+#include "kernel/nftdump.h"
 #include "base/netns.h"
 
 #include <arpa/inet.h>
@@ -894,41 +895,27 @@ struct present_ctx {
         unsigned mask;
 };
 
-static int present_cb(const struct nlmsghdr *nlh, void *data) {
+static void present_cb(const char *name, void *data) {
         struct present_ctx *p = data;
-        struct nftnl_table *t = nftnl_table_alloc();
-        const char *name;
 
-        if (!t)
-                return MNL_CB_ERROR;
-        if (nftnl_table_nlmsg_parse(nlh, t) == 0 && nftnl_table_get_u32(t, NFTNL_TABLE_FAMILY) == NFPROTO_INET &&
-            (name = nftnl_table_get_str(t, NFTNL_TABLE_NAME)))
-                for (size_t i = 0; i < p->n; i++)
-                        if (streq(name, p->tabs[i].name))
-                                p->mask |= 1u << i;
-        nftnl_table_free(t);
-        return MNL_CB_OK;
+        for (size_t i = 0; i < p->n; i++)
+                if (streq(name, p->tabs[i].name))
+                        p->mask |= 1u << i;
 }
 
-static int nl_dump(struct nlmsghdr *req, mnl_cb_t cb, void *data);
-
 int nftbatch_tables_present(unsigned *ret_mask) {
-        char req[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(8)));
         struct present_ctx p = {};
-        int r = -EAGAIN;
+        int r;
 
         p.tabs = rules_nft_tables(&p.n);
-        /* A dump interrupted by a concurrent change (NLM_F_DUMP_INTR) is taken again. */
-        for (int i = 0; i < 5 && r == -EAGAIN; i++) {
-                p.mask = 0;
-                r = nl_dump(nftnl_nlmsg_build_hdr(req, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_DUMP, (uint32_t)time(NULL)),
-                            present_cb, &p);
-        }
+        r = nftdump_tables(NFPROTO_INET, present_cb, &p);
         if (r < 0)
                 return r;
         *ret_mask = p.mask;
         return 0;
 }
+
+static int nl_dump(struct nlmsghdr *req, mnl_cb_t cb, void *data);
 
 /* --- state: our tables as canonical text, read over netlink ---------------------------------- */
 

@@ -7,44 +7,53 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/macro.h"
 
-/* Calls cb with the NFTA_TABLE_NAME of one NFT_MSG_NEWTABLE message, if it has one. */
-static void table_msg(const struct nlmsghdr *h, void (*cb)(const char *, void *), void *userdata) {
+/* Appends the NFTA_TABLE_NAME of one NFT_MSG_NEWTABLE message, if it has one, to *names as a
+ * NUL-terminated string. 0 or -ENOMEM. */
+static int table_msg(const struct nlmsghdr *h, char **names, size_t *len) {
         const char *payload = NLMSG_DATA(h);
-        size_t len, off = NLMSG_ALIGN(sizeof(struct nfgenmsg));
+        size_t plen, off = NLMSG_ALIGN(sizeof(struct nfgenmsg));
 
         if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct nfgenmsg)))
-                return;
-        len = h->nlmsg_len - NLMSG_HDRLEN;
-        while (off + sizeof(struct nlattr) <= len) {
+                return 0;
+        plen = h->nlmsg_len - NLMSG_HDRLEN;
+        while (off + sizeof(struct nlattr) <= plen) {
                 const struct nlattr *a = (const struct nlattr *)(payload + off);
                 size_t alen = a->nla_len;
 
-                if (alen < sizeof(struct nlattr) || off + alen > len)
-                        return;
+                if (alen < sizeof(struct nlattr) || off + alen > plen)
+                        return 0;
                 if ((a->nla_type & NLA_TYPE_MASK) == NFTA_TABLE_NAME) {
                         /* The kernel caps names at NFT_NAME_MAXLEN (256) including the NUL; a
                          * longer attribute is not a name we could match, so it is cut, not trusted. */
-                        char name[NFT_NAME_MAXLEN + 1];
                         size_t n = strnlen((const char *)a + NLA_HDRLEN, alen - NLA_HDRLEN);
+                        char *grown;
 
-                        if (n >= sizeof(name))
-                                n = sizeof(name) - 1;
-                        memcpy(name, (const char *)a + NLA_HDRLEN, n);
-                        name[n] = '\0';
-                        cb(name, userdata);
-                        return;
+                        if (n > NFT_NAME_MAXLEN)
+                                n = NFT_NAME_MAXLEN;
+                        if (!(grown = realloc(*names, *len + n + 1)))
+                                return -ENOMEM;
+                        memcpy(grown + *len, (const char *)a + NLA_HDRLEN, n);
+                        grown[*len + n] = '\0';
+                        *names = grown;
+                        *len += n + 1;
+                        return 0;
                 }
                 off += NLA_ALIGN(alen);
         }
+        return 0;
 }
 
-int nftdump_tables(uint8_t nfproto, void (*cb)(const char *name, void *userdata), void *userdata) {
+/* One dump: the names, NUL-separated, in names and len. -EAGAIN when a concurrent change
+ * interrupted it (NLM_F_DUMP_INTR: the list may be incomplete). */
+static int dump_once(uint8_t nfproto, char **names, size_t *len) {
         struct {
                 struct nlmsghdr nh;
                 struct nfgenmsg g;
@@ -57,6 +66,8 @@ int nftdump_tables(uint8_t nfproto, void (*cb)(const char *name, void *userdata)
         };
         struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
         _cleanup_close_ int fd = -1;
+        bool interrupted = false;
+        int r;
 
         fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
         if (fd < 0)
@@ -65,20 +76,21 @@ int nftdump_tables(uint8_t nfproto, void (*cb)(const char *name, void *userdata)
                 return -errno;
         for (;;) {
                 char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
-                ssize_t len = recv(fd, buf, sizeof(buf), 0);
+                ssize_t n = recv(fd, buf, sizeof(buf), 0);
 
-                if (len < 0) {
+                if (n < 0) {
                         if (errno == EINTR)
                                 continue;
                         return -errno;
                 }
-                if (len == 0)
+                if (n == 0)
                         return -EIO;
-                for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
+                for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
                         if (h->nlmsg_seq != req.nh.nlmsg_seq)
                                 continue;
+                        interrupted = interrupted || (h->nlmsg_flags & NLM_F_DUMP_INTR);
                         if (h->nlmsg_type == NLMSG_DONE)
-                                return 0;
+                                return interrupted ? -EAGAIN : 0;
                         if (h->nlmsg_type == NLMSG_ERROR) {
                                 const struct nlmsgerr *e = NLMSG_DATA(h);
 
@@ -86,8 +98,28 @@ int nftdump_tables(uint8_t nfproto, void (*cb)(const char *name, void *userdata)
                                         return e->error;
                                 continue;
                         }
-                        if (h->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE))
-                                table_msg(h, cb, userdata);
+                        if (h->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE) &&
+                            (r = table_msg(h, names, len)) < 0)
+                                return r;
                 }
         }
+}
+
+int nftdump_tables(uint8_t nfproto, void (*cb)(const char *name, void *userdata), void *userdata) {
+        _cleanup_free_ char *names = NULL;
+        size_t len = 0;
+        int r = -EAGAIN;
+
+        /* A dump a concurrent change interrupted is taken again, so cb only ever sees a whole one. */
+        for (int i = 0; i < 5 && r == -EAGAIN; i++) {
+                free(names);
+                names = NULL;
+                len = 0;
+                r = dump_once(nfproto, &names, &len);
+        }
+        if (r < 0)
+                return r;
+        for (size_t off = 0; off < len; off += strlen(names + off) + 1)
+                cb(names + off, userdata);
+        return 0;
 }
