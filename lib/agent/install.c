@@ -59,17 +59,7 @@ const char *install_result_name(enum install_result r) {
         return r < _INSTALL_RESULT_MAX ? result_names[r] : "UNKNOWN";
 }
 
-static void logf_(const struct installer *in, int level, const char *fmt, ...) _printf_(3, 4);
-static void logf_(const struct installer *in, int level, const char *fmt, ...) {
-        char msg[2048];
-        va_list ap;
-        if (!in->log)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-        in->log(in->log_ud, level, msg);
-}
+#define logf_(in, level, ...) log_callback((in)->log, (in)->log_ud, (level), __VA_ARGS__)
 
 static char *dup_or_empty(const char *s) {
         return strdup(s ? s : "");

@@ -265,17 +265,7 @@ void podcache_get_stats(struct podcache *pc, struct podcache_stats *ret) {
 
 /* ---- informer ---- */
 
-static void logf_(podcache_log_fn fn, void *ud, int level, const char *fmt, ...) _printf_(4, 5);
-static void logf_(podcache_log_fn fn, void *ud, int level, const char *fmt, ...) {
-        char buf[1024];
-        va_list ap;
-        if (!fn)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof buf, fmt, ap);
-        va_end(ap);
-        fn(ud, level, buf);
-}
+#define logf_ log_callback
 
 struct informer {
         struct podcache *pc;

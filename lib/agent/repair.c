@@ -367,17 +367,7 @@ struct repair_controller {
         size_t next_event;
 };
 
-static void logf_(struct repair_controller *ctl, int level, const char *fmt, ...) _printf_(3, 4);
-static void logf_(struct repair_controller *ctl, int level, const char *fmt, ...) {
-        char buf[2048];
-        va_list ap;
-        if (!ctl->log)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof buf, fmt, ap);
-        va_end(ap);
-        ctl->log(ctl->log_ud, level, buf);
-}
+#define logf_(ctl, level, ...) log_callback((ctl)->log, (ctl)->log_ud, (level), __VA_ARGS__)
 
 static void count(struct repair_controller *ctl, const char *type, const char *result, uint64_t *stat) {
         char labels[96];

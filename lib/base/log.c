@@ -268,3 +268,15 @@ int log_errno_full(enum log_level level, int r, const char *fmt, ...) {
         va_end(ap);
         return r < 0 ? r : -r;
 }
+
+void log_callback(log_callback_fn fn, void *userdata, int level, const char *fmt, ...) {
+        char buf[2048];
+        va_list ap;
+
+        if (!fn)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        va_end(ap);
+        fn(userdata, level, buf);
+}

@@ -39,6 +39,11 @@ struct log_field {
 #define LOG_FIELD_NUM(k, v) ((struct log_field){ .key = (k), .num = (v) })
 
 void log_msg(enum log_level level, const char *fmt, ...) _printf_(2, 3);
+
+/* The log hook lib/ modules take from their caller (they never print): a formatted line. */
+typedef void (*log_callback_fn)(void *userdata, int level, const char *msg);
+/* Formats into a 2 KiB line and hands it to fn (nothing when fn is NULL). */
+void log_callback(log_callback_fn fn, void *userdata, int level, const char *fmt, ...) _printf_(4, 5);
 /* log_msg() with n labels attached to this line only. */
 void log_msg_fields(enum log_level level, const struct log_field *fields, size_t n, const char *fmt, ...)
         _printf_(4, 5);
