@@ -44,8 +44,8 @@ set_target_properties(PkgConfig::CJSON PROPERTIES
 # Nothing in lib/ calls libxtables (libiptc's headers need only its include files).
 set_target_properties(PkgConfig::XTABLES PROPERTIES INTERFACE_LINK_LIBRARIES "")
 
-# httpc.c links OpenSSL instead of dlopen()ing it; nftapply.c reports that there is no
-# libnftables (a static binary cannot dlopen one).
+# httpc.c links OpenSSL instead of dlopen()ing it. (nftapply.c, the tests' libnftables oracle, is
+# not in cniboxlib: it lives in cniboxtest, which only the dynamic test executables link.)
 target_compile_definitions(cniboxlib PUBLIC CNIBOX_STATIC=1)
 target_link_libraries(cniboxlib PUBLIC ${CNIBOX_A_SSL} ${CNIBOX_A_CRYPTO} pthread)
 target_link_options(cnibox PRIVATE -static)

@@ -5,7 +5,7 @@
 # debug info) of the link map the static build writes (BUILDDIR/cnibox.map), per archive; then
 # `size` of the stripped binary and the largest symbols (`nm --size-sort`).
 set -euo pipefail
-B=${1:-build-static}
+B=${1:-build}
 [ -f "$B/cnibox.map" ] || { echo "size bench: no $B/cnibox.map (configure with -DCNIBOX_STATIC=ON and build)" >&2; exit 1; }
 S=$(mktemp)
 trap 'rm -f "$S"' EXIT

@@ -5,7 +5,9 @@
 #   - start-up: `cnibox --version`, 500 fork+execs each (and /bin/true, the floor), in blocks of 50;
 #   - istio-iptables, legacy backend, default sidecar rules, in N fresh namespaces each (timed as
 #     one `nsenter --net` as bench/apply does, its /bin/true baseline subtracted);
-#   - a successful istio-validation as uid 1337 against those rules, N runs each.
+#   - a successful istio-validation as uid 1337 against those rules, N runs each;
+#   - CNI ADD p50/p99 on the agent path and the direct TLS path (bench/cni-add, N_ADD=100), twice
+#     each, alternating.
 # Root only; every namespace is created here and deleted on exit. Every run must succeed.
 set -uo pipefail
 [ "$(id -u)" = 0 ] || { echo "bench/static: needs root" >&2; exit 1; }
@@ -81,6 +83,18 @@ for i in $(seq "$N"); do
         done
 done
 
+# 4. CNI ADD on the agent path and the direct TLS path (bench/cni-add, N_ADD sequential ADDs per
+# path and a burst of 110): dynamic, static, dynamic, static, so that both see the same load.
+N_ADD=${N_ADD:-100}
+SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+for round in 1 2; do
+        for v in dyn sta; do
+                B=$DYN; [ $v = sta ] && B=$STA
+                CNI_PLUGIN=$B bash "$SRCDIR/bench/cni-add" "$N_ADD" >"$T/add.$v.$round" 2>&1 ||
+                        die "$v: bench/cni-add failed: $(tail -3 "$T/add.$v.$round")"
+        done
+done
+
 echo "bench/static: dynamic $DYN ($(stat -c %s "$DYN") bytes), static $STA ($(stat -c %s "$STA") bytes), N=$N, $(nproc) CPUs, $(uname -r)"
 printf '%-60s %8s %8s %8s\n' "ms" mean p50 p99
 printf '%-60s %8s %8s %8s\n' "/bin/true (per run, 500 runs; the fork+exec floor)" $(stats "$T/ver.true")
@@ -100,4 +114,10 @@ done
 for v in dyn sta; do
         name=dynamic; [ $v = sta ] && name=static
         printf '%-60s %8s %8s %8s\n' "$name: istio-validation as 1337 (incl. nsenter+setpriv)" $(stats "$T/val.$v")
+done
+for round in 1 2; do
+        for v in dyn sta; do
+                name=dynamic; [ $v = sta ] && name=static
+                grep -E 'sequential ADD|burst' "$T/add.$v.$round" | sed "s/^/$name, round $round: /"
+        done
 done

@@ -73,14 +73,6 @@ void nftapply_set_library(const char *soname) {
 }
 
 int nftapply_load(char **ret_why) {
-#ifdef CNIBOX_STATIC
-        (void)lib_soname;
-        if (lib.dl) /* never set here; kept so the callers' success paths still compile as such */
-                return 0;
-        set_reason(ret_why, strdup_printf("this static build has no libnftables; native nftables needs the "
-                                          "netlink builder"));
-        return -ENOSYS;
-#else
         const char *soname = lib_soname ?: NFTAPPLY_LIBRARY;
         void *dl;
 
@@ -121,7 +113,6 @@ int nftapply_load(char **ret_why) {
 
         lib.dl = dl;
         return 0;
-#endif
 }
 
 /* Strips trailing newlines/spaces in place; nft's error buffer ends with one. */

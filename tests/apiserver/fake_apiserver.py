@@ -778,9 +778,21 @@ def rbac_rules(mode):
     return rules
 
 
-def rbac_allowed(rules, group, resource, sub, verb):
+def rbac_allowed(rules, group, resource, sub, verb, name=None):
     if rules is None:
         return True
+    if isinstance(rules, list):
+        # Kubernetes PolicyRules (a rendered ClusterRole's, /__admin/rbac {"rules": [...]}), matched as
+        # the RBAC authorizer does: group, "resource/subresource", verb, "*" wildcards, and
+        # resourceNames, which only a request naming one object can satisfy.
+        res = resource + ("/" + sub if sub else "")
+        for r in rules:
+            if (group in r.get("apiGroups", []) or "*" in r.get("apiGroups", [])) and \
+                    (res in r.get("resources", []) or "*" in r.get("resources", [])) and \
+                    (verb in r.get("verbs", []) or "*" in r.get("verbs", [])) and \
+                    (not r.get("resourceNames") or (name and name in r["resourceNames"])):
+                return True
+        return False
     return verb in rules.get((group, resource, sub or ""), set())
 
 
@@ -976,7 +988,7 @@ class Handler(BaseHTTPRequestHandler):
         if attrs is None:
             return  # discovery, health, SelfSubjectAccessReview: every authenticated user
         group, res, sub, name, ns, verb = attrs
-        if not rbac_allowed(rules, group, res, sub, verb):
+        if not rbac_allowed(rules, group, res, sub, verb, name):
             self._logentry["forbidden"] = True
             raise forbidden(verb, group, res, sub, name, ns)
 
@@ -988,7 +1000,7 @@ class Handler(BaseHTTPRequestHandler):
                                            "[spec.resourceAttributes: Invalid value: \"null\": exactly one of "
                                            "nonResourceAttributes or resourceAttributes must be specified]")
         allowed = rbac_allowed(self.server.rbac, ra.get("group", ""), ra.get("resource", ""),
-                               ra.get("subresource", ""), ra.get("verb", ""))
+                               ra.get("subresource", ""), ra.get("verb", ""), ra.get("name"))
         status = {"allowed": allowed}
         if allowed and self.server.rbac is not None:
             status["reason"] = 'RBAC: allowed by ClusterRoleBinding "istio-cni-repair-rolebinding"'
@@ -1443,6 +1455,13 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/__admin/rbac":
             if m in ("POST", "PUT"):
                 mode = (body or {}).get("mode")
+                rules = (body or {}).get("rules")
+                if rules is not None:
+                    if mode is not None or not isinstance(rules, list) or \
+                            not all(isinstance(r, dict) for r in rules):
+                        raise bad_request("rules: want a list of PolicyRules, without mode")
+                    self.server.rbac, self.server.rbac_mode = rules, "rules"
+                    return self._send_json(200, {"mode": "rules", "rules": len(rules)})
                 if mode is not None and mode not in RBAC_MODES:
                     raise bad_request("unknown rbac mode %r (want one of %s, or null)" % (mode, sorted(RBAC_MODES)))
                 self.server.rbac = rbac_rules(mode)
