@@ -66,6 +66,7 @@ for h in json.load(open(sys.argv[1]))["hostPaths"]: print(h["path"] + "\t" + h["
   "plugins": [ { "type": "flannel", "delegate": { "hairpinMode": true, "isDefaultGateway": true } },
                { "type": "portmap", "capabilities": { "portMappings": true } } ] }
 JSON
+    cp "$conf/10-flannel.conflist" "$IMG_WORK/$case.primary"
     rules=$($PY -c 'import json,sys; print(json.dumps({"rules": json.load(open(sys.argv[1]))["rbacRules"]}))' "$PLAN")
     apiserver_admin POST /__admin/rbac "$rules" >/dev/null
     apiserver_admin DELETE /__admin/requests >/dev/null
@@ -99,6 +100,13 @@ print(sum(1 for r in json.load(sys.stdin) if r.get("forbidden")))')
     check "$case: uninstalled (no entry, binary or kubeconfig)" bash -c \
         '! grep -q istio-cni "$1/10-flannel.conflist" && [ ! -e "$2/istio-cni" ] && [ ! -e "$3/istio-cni-kubeconfig" ]' \
         _ "$conf" "$bin" "$run"
+    # The whole tree is as before: only the primary conflist, with the same JSON.
+    left=$(find "$conf" "$bin" "$run" -mindepth 1 | grep -vx "$conf/10-flannel.conflist")
+    check "$case: the host tree is clean after uninstall (${left:-nothing else left})" test -z "$left"
+    check "$case: the primary conflist holds what it held before" $PY -c '
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+sys.exit(a != b)' "$IMG_WORK/$case.primary" "$conf/10-flannel.conflist"
     "${PM[@]}" rm -f "ds-$case" >/dev/null 2>&1
     apiserver_admin POST /__admin/rbac '{"mode": null}' >/dev/null
     while read -r m; do umount -l "$m"; done < <(awk '$1 == "cnibox-'"$case"'" { print $2 }' /proc/self/mounts)
