@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* doctor: why capture does or would fail on this node or in one pod, with the exact fix for
+ * each problem. Checks: lib/agent/doctor; docs: docs/doctor.md. Needs no shell and no iptables
+ * binary, so it runs from the scratch image with the host's / mounted (--root). */
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/doctor.h"
+#include "applets.h"
+#include "base/exitcode.h"
+#include "base/macro.h"
+#include "rules/config.h"
+
+extern char **environ;
+
+static const char help_text[] =
+        "Usage: doctor [options] [-- istio-iptables flags]\n"
+        "Check this node (and optionally one pod) for what breaks traffic capture: kernel backends and\n"
+        "modules, the host's rules, the runtime's CNI dirs, the CNI config, the plugin binary and its\n"
+        "kubeconfig, inotify limits, SELinux/AppArmor; each warn and fail names its fix.\n\n"
+        "  --pod-netns PATH       also check the pod whose netns file is PATH (rules, drift, probe)\n"
+        "  --pid PID              the same, with /proc/PID/ns/net\n"
+        "  --json                 JSON output (schema: docs/doctor.md)\n"
+        "  --root DIR             the host's / as mounted here (default /, env CNIBOX_DOCTOR_ROOT)\n"
+        "  --only LIST            comma list of sections: kernel,node,cni,limits,pod (default all)\n"
+        "  --cni-conf-dir DIR     install-cni's cniConfDir on the host (default /etc/cni/net.d)\n"
+        "  --cni-bin-dir DIR      install-cni's cniBinDir on the host (default /opt/cni/bin)\n"
+        "  --cni-netns-dir DIR    cniNetnsDir (default /var/run/netns)\n"
+        "  --run-dir DIR          CNI_AGENT_RUN_DIR on the host (default /var/run/istio-cni)\n"
+        "  --metrics-url URL      install-cni's metrics (default http://127.0.0.1:15014; \"\" = do not ask)\n"
+        "  --rival-minutes N      a config changed this recently after the install is suspect (default 10)\n"
+        "  --no-probe             skip the pod's live redirect probe\n"
+        "  -h, --help             this text\n\n"
+        "After --, istio-iptables flags (and its env vars) give the pod's capture config; default: the\n"
+        "sidecar defaults (-u 1337 -g 1337 ...), as the injector writes them.\n\n"
+        "Exit status: 0 all ok; 1 a check failed; 2 warnings only; 255 bad command line.\n";
+
+enum { OPT_JSON = 0x100, OPT_ROOT, OPT_POD_NETNS, OPT_PID, OPT_ONLY, OPT_CONF, OPT_BIN, OPT_NETNS, OPT_RUN,
+       OPT_METRICS, OPT_RIVAL, OPT_NO_PROBE };
+
+static int parse_sections(const char *s, unsigned *ret) {
+        static const struct {
+                const char *name;
+                unsigned bit;
+        } t[] = { { "kernel", DOCTOR_KERNEL }, { "node", DOCTOR_NODE }, { "cni", DOCTOR_CNI },
+                  { "limits", DOCTOR_LIMITS }, { "pod", DOCTOR_POD } };
+        unsigned bits = 0;
+        while (*s) {
+                size_t l = strcspn(s, ",");
+                bool found = false;
+                for (size_t i = 0; i < ELEMENTSOF(t); i++)
+                        if (strlen(t[i].name) == l && strncmp(t[i].name, s, l) == 0)
+                                bits |= t[i].bit, found = true;
+                if (!found) {
+                        fprintf(stderr, "doctor: --only: unknown section \"%.*s\" (kernel, node, cni, limits, pod)\n", (int)l, s);
+                        return -EINVAL;
+                }
+                s += l + (s[l] == ',');
+        }
+        *ret = bits;
+        return 0;
+}
+
+int doctor_main(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "json", no_argument, NULL, OPT_JSON },
+                { "root", required_argument, NULL, OPT_ROOT },
+                { "pod-netns", required_argument, NULL, OPT_POD_NETNS },
+                { "pid", required_argument, NULL, OPT_PID },
+                { "only", required_argument, NULL, OPT_ONLY },
+                { "cni-conf-dir", required_argument, NULL, OPT_CONF },
+                { "cni-bin-dir", required_argument, NULL, OPT_BIN },
+                { "cni-netns-dir", required_argument, NULL, OPT_NETNS },
+                { "run-dir", required_argument, NULL, OPT_RUN },
+                { "metrics-url", required_argument, NULL, OPT_METRICS },
+                { "rival-minutes", required_argument, NULL, OPT_RIVAL },
+                { "no-probe", no_argument, NULL, OPT_NO_PROBE },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        struct doctor_opts o;
+        struct doctor_report rep = {};
+        struct capture_config cfg;
+        struct config_error cerr = {};
+        _cleanup_free_ char *out = NULL;
+        char pidpath[64];
+        bool json = false, only = false, help = false;
+        int c, r;
+
+        doctor_opts_init(&o);
+        if (getenv("CNIBOX_DOCTOR_ROOT") && getenv("CNIBOX_DOCTOR_ROOT")[0])
+                o.root = getenv("CNIBOX_DOCTOR_ROOT");
+        /* "+": stop at the first non-option, so the pod's istio-iptables flags after "--" stay ours to pass on. */
+        while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0) {
+                switch (c) {
+                case OPT_JSON: json = true; break;
+                case OPT_ROOT: o.root = optarg; break;
+                case OPT_POD_NETNS: o.pod_netns = optarg; break;
+                case OPT_PID: {
+                        char *e;
+                        long pid = strtol(optarg, &e, 10);
+                        if (*e || e == optarg || pid <= 0 || pid > 4194304) {
+                                fprintf(stderr, "doctor: --pid: \"%s\" is not a process id\n", optarg);
+                                return EXIT_BAD_CMDLINE;
+                        }
+                        snprintf(pidpath, sizeof pidpath, "/proc/%ld/ns/net", pid);
+                        o.pod_netns = pidpath;
+                        break;
+                }
+                case OPT_ONLY:
+                        if (parse_sections(optarg, &o.sections) < 0)
+                                return EXIT_BAD_CMDLINE;
+                        only = true;
+                        break;
+                case OPT_CONF: o.cni_conf_dir = optarg; break;
+                case OPT_BIN: o.cni_bin_dir = optarg; break;
+                case OPT_NETNS: o.cni_netns_dir = optarg; break;
+                case OPT_RUN: o.run_dir = optarg; break;
+                case OPT_METRICS: o.metrics_url = optarg; break;
+                case OPT_RIVAL: {
+                        char *e;
+                        unsigned long v = strtoul(optarg, &e, 10);
+                        if (*e || e == optarg || v > 100000) {
+                                fprintf(stderr, "doctor: --rival-minutes: \"%s\" is not a number of minutes\n", optarg);
+                                return EXIT_BAD_CMDLINE;
+                        }
+                        o.rival_minutes = (unsigned)v;
+                        break;
+                }
+                case OPT_NO_PROBE: o.pod_probe = false; break;
+                case 'h':
+                        fputs(help_text, stdout);
+                        return EXIT_OK;
+                default:
+                        fprintf(stderr, "Try 'doctor --help'.\n");
+                        return EXIT_BAD_CMDLINE;
+                }
+        }
+        if (o.root[0] != '/') {
+                fprintf(stderr, "doctor: --root: \"%s\" is not an absolute path\n", o.root);
+                return EXIT_BAD_CMDLINE;
+        }
+        if (o.pod_netns && !only)
+                o.sections |= DOCTOR_POD;
+        if ((o.sections & DOCTOR_POD) && !o.pod_netns) {
+                fprintf(stderr, "doctor: the pod checks need --pod-netns PATH or --pid PID\n");
+                return EXIT_BAD_CMDLINE;
+        }
+
+        /* The pod's capture config: istio-iptables' own parser over the flags after "--". */
+        config_init(&cfg);
+        if (o.pod_netns) {
+                int n = argc - optind + 1;
+                char **av = calloc((size_t)n + 1, sizeof *av);
+                if (!av)
+                        return EXIT_RUNTIME;
+                av[0] = (char *)"istio-iptables";
+                for (int i = 1; i < n; i++)
+                        av[i] = argv[optind + i - 1];
+                r = config_parse(&cfg, n, av, environ, &help, &cerr);
+                free(av);
+                if (r < 0) {
+                        fprintf(stderr, "doctor: the pod's istio-iptables flags: %s\n", cerr.msg);
+                        config_done(&cfg);
+                        return EXIT_BAD_CMDLINE;
+                }
+                o.pod_cfg = &cfg;
+        } else if (optind < argc) {
+                fprintf(stderr, "doctor: unexpected argument \"%s\" (istio-iptables flags need --pod-netns)\n", argv[optind]);
+                return EXIT_BAD_CMDLINE;
+        }
+
+        r = doctor_run(&o, &rep);
+        if (r >= 0)
+                r = json ? doctor_render_json(&rep, &out) : doctor_render_text(&rep, &out);
+        config_done(&cfg);
+        if (r < 0) {
+                fprintf(stderr, "doctor: %s\n", strerror(-r));
+                doctor_report_done(&rep);
+                return EXIT_RUNTIME;
+        }
+        fputs(out, stdout);
+        if (json)
+                fputc('\n', stdout);
+        enum doctor_status w = doctor_worst(&rep);
+        doctor_report_done(&rep);
+        return w == DOCTOR_FAIL ? EXIT_RUNTIME : w == DOCTOR_WARN ? EXIT_DOCTOR_WARN : EXIT_OK;
+}
