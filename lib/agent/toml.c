@@ -475,12 +475,12 @@ static struct entry *doc_find(const struct toml_doc *d, const char *key) {
         return NULL;
 }
 
-static int doc_add(struct parser *ps, struct toml_doc *d, char *key, struct value *v) {
+static int doc_add(struct parser *ps, unsigned line, struct toml_doc *d, char *key, struct value *v) {
         if (doc_find(d, key)) {
                 for (char *c = key; *c; c++)
                         if (*c == KEY_SEP)
                                 *c = '.';
-                return FAIL(ps, "key \"%.200s\" defined twice", key);
+                return errbuf_set(ps->err, ps->errsz, -EINVAL, "line %u: key \"%.200s\" defined twice", line, key);
         }
         if (d->n == d->cap) {
                 size_t c = d->cap ? d->cap * 2 : 16;
@@ -553,6 +553,7 @@ int toml_parse(const char *text, size_t len, struct toml_doc **ret, char *err, s
                 _cleanup_free_ char *key = NULL;
                 size_t kn = 0, kc = 0;
                 struct value v = {};
+                unsigned kline = ps.line;
 
                 if (tn > 0) {
                         r = buf_put(&key, &kn, &kc, table, tn);
@@ -570,7 +571,7 @@ int toml_parse(const char *text, size_t len, struct toml_doc **ret, char *err, s
                 if (r >= 0)
                         r = expect_eol(&ps);
                 if (r >= 0 && !in_array_table)
-                        r = doc_add(&ps, d, key, &v);
+                        r = doc_add(&ps, kline, d, key, &v);
                 if (r >= 0 && !in_array_table)
                         key = NULL; /* owned by d now */
                 value_done(&v);
