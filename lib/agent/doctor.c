@@ -31,6 +31,7 @@
 #include "base/netns.h"
 #include "kernel/capture.h"
 #include "kernel/detect.h"
+#include "kernel/iptlegacy.h"
 #include "kernel/nftdump.h"
 #include "kernel/validate.h"
 #include "kube/httpc.h"
@@ -408,73 +409,96 @@ static void check_kernel(const struct doctor_opts *o, struct doctor_report *rep,
 
 /* ---- 2. what already runs on the node (read only) ---- */
 
-struct tables {
-        bool kube_proxy;   /* nftables "kube-proxy" table (kube-proxy --proxy-mode=nftables) */
-        unsigned xt;       /* DETECT_TABLE_* bits of xtables-named nf_tables tables (iptables-nft) */
+struct node_rules {
+        unsigned legacy_kube[2];  /* KUBE-* chains in legacy tables, per family */
+        unsigned nft_kube[2];     /* KUBE-* chains in xtables-named nf_tables tables (iptables-nft) */
+        bool kp_table[2];         /* table ip/ip6 kube-proxy (kube-proxy --proxy-mode=nftables) */
+        unsigned legacy_tables[2];/* 1 << enum rules_table bits of existing legacy tables */
+        unsigned nft_xt[2];       /* DETECT_TABLE_* bits of xtables-named nf_tables tables */
+        int f;
 };
 
-static void table_cb(const char *name, void *userdata) {
-        struct tables *t = userdata;
-        if (streq(name, "kube-proxy"))
-                t->kube_proxy = true;
-        else if (streq(name, "nat"))
-                t->xt |= DETECT_TABLE_NAT;
-        else if (streq(name, "mangle"))
-                t->xt |= DETECT_TABLE_MANGLE;
-        else if (streq(name, "filter"))
-                t->xt |= DETECT_TABLE_FILTER;
+static void legacy_chain_cb(const char *table, const char *chain, unsigned n_rules, void *userdata) {
+        struct node_rules *n = userdata;
+        (void)table, (void)n_rules;
+        if (strncmp(chain, "KUBE-", 5) == 0)
+                n->legacy_kube[n->f]++;
 }
 
-static unsigned legacy_tables(const char *proc) {
-        _cleanup_free_ char *t = NULL;
-        unsigned bits = 0;
-        if (fileio_read_file(proc, 1 << 20, &t, NULL) < 0)
-                return 0;
-        for (char *s = strtok(t, "\n"); s; s = strtok(NULL, "\n"))
-                bits |= streq(s, "nat") ? DETECT_TABLE_NAT : streq(s, "mangle") ? DETECT_TABLE_MANGLE
-                      : streq(s, "filter") ? DETECT_TABLE_FILTER : 0;
-        return bits;
+static void nft_chain_cb(const char *table, const char *chain, void *userdata) {
+        struct node_rules *n = userdata;
+        if (streq(table, "kube-proxy"))
+                n->kp_table[n->f] = true;
+        else if (strncmp(chain, "KUBE-", 5) == 0 && (streq(table, "nat") || streq(table, "filter") || streq(table, "mangle")))
+                n->nft_kube[n->f]++;
+}
+
+static void nft_table_cb(const char *name, void *userdata) {
+        struct node_rules *n = userdata;
+        if (streq(name, "kube-proxy"))
+                n->kp_table[n->f] = true;
+        n->nft_xt[n->f] |= streq(name, "nat") ? DETECT_TABLE_NAT : streq(name, "mangle") ? DETECT_TABLE_MANGLE
+                         : streq(name, "filter") ? DETECT_TABLE_FILTER : 0;
 }
 
 static void check_node(const struct doctor_opts *o, struct doctor_report *rep) {
         struct doctor_check *c = check_new(rep, "node.kube_proxy_backend");
-        struct tables t4 = {}, t6 = {};
-        unsigned l4 = legacy_tables("/proc/net/ip_tables_names"), l6 = legacy_tables("/proc/net/ip6_tables_names");
-        int r4, r6;
+        struct node_rules n = {};
         (void)o;
 
-        r4 = nftdump_tables(NFPROTO_IPV4, table_cb, &t4);
-        r6 = nftdump_tables(NFPROTO_IPV6, table_cb, &t6);
-        evidence(rep, c, "legacy tables (/proc/net/ip_tables_names): %s%s%s", l4 & DETECT_TABLE_NAT ? "nat " : "",
-                 l4 & DETECT_TABLE_MANGLE ? "mangle " : "", l4 & DETECT_TABLE_FILTER ? "filter" : l4 ? "" : "none");
-        if (r4 < 0)
-                evidence(rep, c, "nf_tables: no answer (%s)", strerror(-r4));
+        for (n.f = 0; n.f < 2; n.f++) {
+                int family = n.f ? AF_INET6 : AF_INET;
+                uint8_t nfproto = n.f ? NFPROTO_IPV6 : NFPROTO_IPV4;
+                int r = iptlegacy_chains(family, legacy_chain_cb, &n);
+                if (r >= 0)
+                        n.legacy_tables[n.f] = (unsigned)r;
+                int r2 = nftdump_tables(nfproto, nft_table_cb, &n);
+                if (r2 >= 0)
+                        r2 = nftdump_chains(nfproto, nft_chain_cb, &n);
+                evidence(rep, c, "%s: legacy iptables: %u KUBE-* chains%s%s", fam(n.f), n.legacy_kube[n.f],
+                         r < 0 ? ", unreadable: " : "", r < 0 ? strerror(-r) : "");
+                if (r2 < 0)
+                        evidence(rep, c, "%s: nf_tables: no answer (%s)", fam(n.f), strerror(-r2));
+                else
+                        evidence(rep, c, "%s: nf_tables: %u KUBE-* chains in xtables tables (iptables-nft)%s", fam(n.f),
+                                 n.nft_kube[n.f], n.kp_table[n.f] ? "; table kube-proxy (nftables mode)" : "");
+        }
+        bool legacy = n.legacy_kube[0] + n.legacy_kube[1] > 0, nft = n.nft_kube[0] + n.nft_kube[1] > 0,
+             kp = n.kp_table[0] || n.kp_table[1];
+        if (legacy + nft + kp > 1) {
+                summary(rep, c, "kube-proxy rules exist in %s%s%s at once", legacy ? "legacy iptables, " : "",
+                        nft ? "iptables-nft, " : "", kp ? "nftables (kube-proxy table)" : "");
+                verdict(rep, c, DOCTOR_WARN, "one set is stale (the node switched kube-proxy modes or iptables backends): "
+                        "run kube-proxy --cleanup with the old mode, or reboot the node; keep the one kube-proxy's "
+                        "--proxy-mode uses");
+        } else if (kp)
+                summary(rep, c, "kube-proxy uses nftables (table kube-proxy)");
+        else if (nft)
+                summary(rep, c, "kube-proxy's rules are in nf_tables through iptables-nft");
+        else if (legacy)
+                summary(rep, c, "kube-proxy's rules are in legacy iptables");
         else
-                evidence(rep, c, "nf_tables ip family: %s%s%s%s", t4.kube_proxy ? "kube-proxy " : "",
-                         t4.xt & DETECT_TABLE_NAT ? "nat " : "", t4.xt & DETECT_TABLE_MANGLE ? "mangle " : "",
-                         t4.xt & DETECT_TABLE_FILTER ? "filter" : (t4.kube_proxy || t4.xt) ? "" : "none");
-        (void)r6;
-        if (t4.kube_proxy || t6.kube_proxy)
-                summary(rep, c, "kube-proxy uses nftables (table ip kube-proxy)");
-        else if (t4.xt & DETECT_TABLE_NAT)
-                summary(rep, c, "the host's nat rules live in nf_tables (iptables-nft)");
-        else if (l4 & DETECT_TABLE_NAT)
-                summary(rep, c, "the host's nat rules live in legacy iptables");
-        else
-                summary(rep, c, "no nat rules on the host (no kube-proxy, or an eBPF replacement)");
+                summary(rep, c, "no kube-proxy rules in this netns (no kube-proxy, an eBPF replacement, or not the host netns)");
 
         c = check_new(rep, "node.dual_hooks");
-        unsigned both = (l4 | l6) & ((t4.xt | t6.xt) | ((t4.kube_proxy || t6.kube_proxy) ? DETECT_TABLE_NAT : 0)) &
-                        (DETECT_TABLE_NAT | DETECT_TABLE_MANGLE);
+        unsigned both = 0;
+        for (int f = 0; f < 2; f++) {
+                unsigned l = (n.legacy_tables[f] & (1u << RULES_TABLE_NAT) ? DETECT_TABLE_NAT : 0) |
+                             (n.legacy_tables[f] & (1u << RULES_TABLE_MANGLE) ? DETECT_TABLE_MANGLE : 0);
+                unsigned x = n.nft_xt[f] | (n.kp_table[f] ? DETECT_TABLE_NAT : 0);
+                both |= l & x;
+                evidence(rep, c, "%s: legacy tables:%s%s; nf_tables:%s%s%s", fam(f), l & DETECT_TABLE_NAT ? " nat" : "",
+                         l & DETECT_TABLE_MANGLE ? " mangle" : l ? "" : " none", x & DETECT_TABLE_NAT ? " nat" : "",
+                         x & DETECT_TABLE_MANGLE ? " mangle" : "", x & (DETECT_TABLE_NAT | DETECT_TABLE_MANGLE) ? "" : " none");
+        }
         if (both) {
                 summary(rep, c, "the host's %s%s hooks are served by both legacy iptables and nf_tables",
                         both & DETECT_TABLE_NAT ? "nat " : "", both & DETECT_TABLE_MANGLE ? "mangle" : "");
-                evidence(rep, c, "legacy nat/mangle tables exist next to nf_tables ones in the host netns");
-                verdict(rep, c, DOCTOR_WARN, "rules of one backend are invisible to the other's tools and both run: make "
-                        "kube-proxy and the primary CNI use one backend (e.g. kube-proxy --proxy-mode=nftables, or the "
-                        "iptables-nft alternative on the host) and flush the stale one (iptables-legacy-save shows it)");
+                verdict(rep, c, DOCTOR_WARN, "both run on every packet, and the tools of one do not show the other's rules: "
+                        "make kube-proxy and the primary CNI use one backend (e.g. kube-proxy --proxy-mode=nftables, or "
+                        "the iptables-nft alternative on the host) and remove the stale tables (iptables-legacy-save shows them)");
         } else {
-                summary(rep, c, "nat and mangle hooks are served by one backend");
+                summary(rep, c, "nat and mangle hooks are served by one backend at most");
         }
 }
 
