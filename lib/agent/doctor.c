@@ -279,6 +279,8 @@ static void check_kernel(const struct doctor_opts *o, struct doctor_report *rep,
         }
         if (legacy[0] && legacy[1])
                 summary(rep, c, "the legacy nat table is usable");
+        else if (nft[0] && !legacy[0] && !k->d[0][0].facts.legacy_nat_probed)
+                summary(rep, c, "the legacy nat table was not probed; not needed: nf_tables works");
         else if (nft[0])
                 summary(rep, c, "the legacy nat table is %s; not needed: nf_tables works", legacy[0] ? "IPv4 only" : "not usable");
         else {
@@ -977,7 +979,7 @@ static void check_limits(const struct doctor_opts *o, struct doctor_report *rep)
         char p[4096];
         struct stat st;
         bool sh = stat(under(o, "/bin/sh", p, sizeof p), &st) == 0 || stat(under(o, "/usr/bin/sh", p, sizeof p), &st) == 0;
-        summary(rep, c, "the host %s a shell; cnibox never needs one", sh ? "has" : "has no");
+        summary(rep, c, "the host has %s; cnibox never needs one", sh ? "a shell" : "no shell");
         evidence(rep, c, "%s/bin/sh: %s", streq(o->root, "/") ? "" : o->root, sh ? "present" : "absent");
 }
 
