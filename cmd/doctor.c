@@ -65,6 +65,20 @@ static int parse_sections(const char *s, unsigned *ret) {
         return 0;
 }
 
+/* A decimal in [min, max]; a message naming the flag and the value otherwise. */
+static int parse_number(const char *flag, const char *what, const char *s, unsigned long min, unsigned long max,
+                        unsigned long *ret) {
+        char *e;
+        errno = 0;
+        unsigned long v = strtoul(s, &e, 10);
+        if (*e || e == s || s[0] == '-' || errno || v < min || v > max) {
+                fprintf(stderr, "doctor: %s: \"%s\" is not %s\n", flag, s, what);
+                return -EINVAL;
+        }
+        *ret = v;
+        return 0;
+}
+
 int doctor_main(int argc, char **argv) {
         static const struct option opts[] = {
                 { "json", no_argument, NULL, OPT_JSON },
@@ -101,13 +115,10 @@ int doctor_main(int argc, char **argv) {
                 case OPT_ROOT: o.root = optarg; break;
                 case OPT_POD_NETNS: o.pod_netns = optarg; break;
                 case OPT_PID: {
-                        char *e;
-                        long pid = strtol(optarg, &e, 10);
-                        if (*e || e == optarg || pid <= 0 || pid > 4194304) {
-                                fprintf(stderr, "doctor: --pid: \"%s\" is not a process id\n", optarg);
+                        unsigned long pid;
+                        if (parse_number("--pid", "a process id", optarg, 1, 4194304, &pid) < 0)
                                 return EXIT_BAD_CMDLINE;
-                        }
-                        snprintf(pidpath, sizeof pidpath, "/proc/%ld/ns/net", pid);
+                        snprintf(pidpath, sizeof pidpath, "/proc/%lu/ns/net", pid);
                         o.pod_netns = pidpath;
                         break;
                 }
@@ -122,12 +133,9 @@ int doctor_main(int argc, char **argv) {
                 case OPT_RUN: o.run_dir = optarg; break;
                 case OPT_METRICS: o.metrics_url = optarg; break;
                 case OPT_RIVAL: {
-                        char *e;
-                        unsigned long v = strtoul(optarg, &e, 10);
-                        if (*e || e == optarg || v > 100000) {
-                                fprintf(stderr, "doctor: --rival-minutes: \"%s\" is not a number of minutes\n", optarg);
+                        unsigned long v;
+                        if (parse_number("--rival-minutes", "a number of minutes", optarg, 0, 100000, &v) < 0)
                                 return EXIT_BAD_CMDLINE;
-                        }
                         o.rival_minutes = (unsigned)v;
                         break;
                 }

@@ -506,6 +506,51 @@ static void check_node(const struct doctor_opts *o, struct doctor_report *rep) {
 
 /* ---- 3. CNI paths and runtime ---- */
 
+/* Where istio-cni actually landed, among the dirs any runtime found or the chart names: when
+ * install-cni wrote to a dir the runtime does not read, this shows it. Evidence only. */
+static void where_installed(const struct doctor_opts *o, struct doctor_report *rep, struct doctor_check *c,
+                            const struct runtimecfg *rt, size_t n_rt) {
+        const char *dirs[16];
+        size_t n = 0;
+        char p[4096];
+        struct stat st;
+
+        dirs[n++] = o->cni_conf_dir;
+        for (size_t i = 0; i < n_rt && n < ELEMENTSOF(dirs); i++)
+                dirs[n++] = rt[i].conf_dir;
+        for (size_t i = 0; i < n; i++) {
+                bool dup = false;
+                for (size_t j = 0; j < i; j++)
+                        dup = dup || streq(dirs[i], dirs[j]);
+                _cleanup_(closedirp) DIR *d = dup ? NULL : opendir(under(o, dirs[i], p, sizeof p));
+                struct dirent *de;
+                while (d && (de = readdir(d))) {
+                        _cleanup_free_ char *text = NULL;
+                        char f[4096 + 256];
+                        if (de->d_name[0] == '.' || (!strstr(de->d_name, ".conf") && !strstr(de->d_name, ".json")))
+                                continue;
+                        snprintf(f, sizeof f, "%s/%s", p, de->d_name);
+                        if (fileio_read_file(f, CNICONF_MAX_SIZE, &text, NULL) >= 0 && strstr(text, "\"" PLUGIN_TYPE "\""))
+                                evidence(rep, c, "istio-cni is in %s/%s", dirs[i], de->d_name);
+                }
+        }
+        const char *bins[16];
+        n = 0;
+        bins[n++] = o->cni_bin_dir;
+        for (size_t i = 0; i < n_rt; i++)
+                for (size_t j = 0; rt[i].bin_dirs[j] && n < ELEMENTSOF(bins); j++)
+                        bins[n++] = rt[i].bin_dirs[j];
+        for (size_t i = 0; i < n; i++) {
+                bool dup = false;
+                char h[4096];
+                for (size_t j = 0; j < i; j++)
+                        dup = dup || streq(bins[i], bins[j]);
+                snprintf(h, sizeof h, "%s/%s", bins[i], PLUGIN_TYPE);
+                if (!dup && stat(under(o, h, p, sizeof p), &st) == 0)
+                        evidence(rep, c, "istio-cni binary: %s", h);
+        }
+}
+
 static void check_paths(const struct doctor_opts *o, struct doctor_report *rep, const struct runtimecfg *rt, size_t n_rt) {
         struct doctor_check *c = check_new(rep, "cni.runtime");
         const struct runtimecfg *e = &rt[0];
@@ -534,10 +579,12 @@ static void check_paths(const struct doctor_opts *o, struct doctor_report *rep, 
         for (size_t i = 0; e->bin_dirs[i]; i++)
                 if (streq(e->bin_dirs[i], o->cni_bin_dir))
                         bin_ok = true;
-        if (!streq(e->conf_dir, o->cni_conf_dir))
-                verdict(rep, c, DOCTOR_FAIL, "%s --set cniConfDir=%s", HELM, e->conf_dir);
-        if (!bin_ok)
-                verdict(rep, c, DOCTOR_FAIL, "%s --set cniBinDir=%s", HELM, e->bin_dirs[0]);
+        where_installed(o, rep, c, rt, n_rt);
+        /* One command for both values: a second helm upgrade would not need the first one's. */
+        bool conf_ok = streq(e->conf_dir, o->cni_conf_dir);
+        if (!conf_ok || !bin_ok)
+                verdict(rep, c, DOCTOR_FAIL, "%s%s%s%s%s", HELM, conf_ok ? "" : " --set cniConfDir=",
+                        conf_ok ? "" : e->conf_dir, bin_ok ? "" : " --set cniBinDir=", bin_ok ? "" : e->bin_dirs[0]);
         if (c->status == DOCTOR_OK)
                 summary(rep, c, "install-cni's dirs are the ones %s reads", e->runtime);
         else
@@ -642,7 +689,7 @@ static int agent_metrics(const char *url, double *rewrites, double *fights, char
 
 static void check_config(const struct doctor_opts *o, struct doctor_report *rep, const struct runtimecfg *rt) {
         struct doctor_check *c = check_new(rep, "cni.config");
-        char dir[4096], p[4096];
+        char dir[4096], p[4096 + 256];
         _cleanup_free_ char *content = NULL;
         char **names = NULL;
         size_t n = 0, len = 0;
@@ -681,7 +728,7 @@ static void check_config(const struct doctor_opts *o, struct doctor_report *rep,
         }
         if (stat(p, &st) == 0)
                 conf_mtime = st.st_mtim;
-        conflist = len >= 9 && strstr(first, ".conflist") != NULL;
+        conflist = strlen(first) > 9 && streq(first + strlen(first) - 9, ".conflist");
         (void)cniconf_has_istio(content, len, conflist, &has, err, sizeof err);
         if (!has)
                 (void)cniconf_has_istio(content, len, !conflist, &has, err, sizeof err);

@@ -80,7 +80,7 @@ version = 3
   conf_dir = "/var/lib/rancher/k3s/agent/etc/cni/net.d"
 T
 expect k3s-paths 1 "--reuse-values --set cniConfDir=/var/lib/rancher/k3s/agent/etc/cni/net.d" "${D[@]}" --root "$TMP/k3s" --only cni
-printf '%s\n' "$LAST_OUT" | grep -qF -- "--set cniBinDir=/var/lib/rancher/k3s/data/cni" || fail "k3s-paths: no cniBinDir fix"
+printf "%s\n" "$LAST_OUT" | grep -qF -- "--set cniConfDir=/var/lib/rancher/k3s/agent/etc/cni/net.d --set cniBinDir=/var/lib/rancher/k3s/data/cni" || fail "k3s-paths: not one helm command for both"
 # CRI-O with a drop-in that moves the plugin dir.
 make_root "$TMP/crio"
 rm "$TMP/crio/etc/containerd/config.toml"
@@ -98,6 +98,19 @@ make_root "$TMP/rival"
 touch -d '-10 minutes' "$TMP/rival/opt/cni/bin/istio-cni" "$TMP/rival/var/run/istio-cni/istio-cni-kubeconfig"
 touch "$TMP/rival/etc/cni/net.d/10-bridge.conflist"
 expect rival-mtime 2 "fix: another writer may be rewriting /etc/cni/net.d/10-bridge.conflist" "${D[@]}" --root "$TMP/rival" --only cni
+
+# --- a rival writer: the agent's own counters, served as its /metrics would be ---
+ip link set lo up
+mkdir -p "$TMP/metrics"
+printf '# TYPE cnibox_install_rival_rewrites_total counter\ncnibox_install_rival_rewrites_total 3\ncnibox_install_config_fights_total 0\n' \
+        > "$TMP/metrics/metrics"
+(cd "$TMP/metrics" && exec /usr/bin/python3 -m http.server --bind 127.0.0.1 15914 >/dev/null 2>&1) &
+HTTPD=$!
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/15914) 2>/dev/null && break; sleep 0.1; done
+expect rival-metrics 2 "fix: two agents fight over /etc/cni/net.d/10-bridge.conflist" \
+        "$CNIBOX" doctor --root "$TMP/ok" --only cni --metrics-url http://127.0.0.1:15914
+printf '%s\n' "$LAST_OUT" | grep -qF "cnibox_install_rival_rewrites_total 3" || fail "rival-metrics: evidence"
+kill $HTTPD; wait $HTTPD 2>/dev/null
 
 # --- exhausted inotify limits, in a user namespace of our own (never /proc/sys/fs/inotify) ---
 if unshare -U -r true 2>/dev/null; then
