@@ -673,18 +673,22 @@ static int agent_metrics(const char *url, double *rewrites, double *fights, char
                 return 0;
         }
         *rewrites = *fights = 0;
+        bool found = false;
         for (char *s = body.buf; s && *s;) {
                 char *nl = strchr(s, '\n');
                 if (nl)
                         *nl = 0;
                 if (strncmp(s, "cnibox_install_rival_rewrites_total ", 36) == 0)
-                        *rewrites = strtod(s + 36, NULL);
+                        *rewrites = strtod(s + 36, NULL), found = true;
                 else if (strncmp(s, "cnibox_install_config_fights_total ", 35) == 0)
-                        *fights = strtod(s + 35, NULL);
+                        *fights = strtod(s + 35, NULL), found = true;
                 s = nl ? nl + 1 : NULL;
         }
         free(body.buf);
-        return 1;
+        /* Another exporter on that port (not install-cni): its answer says nothing about us. */
+        if (!found)
+                snprintf(why, whysz, "%s/metrics has no cnibox_install_* counters (not install-cni)", url);
+        return found;
 }
 
 static void check_config(const struct doctor_opts *o, struct doctor_report *rep, const struct runtimecfg *rt) {
