@@ -1101,6 +1101,19 @@ static void check_pod(const struct doctor_opts *o, struct doctor_report *rep) {
         char err[1200] = "";
         int r;
 
+        if (o->pod_source)
+                evidence(rep, c, "%s", o->pod_source);
+        if (o->pod_error) {
+                summary(rep, c, "cannot find the pod");
+                evidence(rep, c, "%s", o->pod_error);
+                verdict(rep, c, DOCTOR_FAIL, "give the pod as NAMESPACE/NAME of a pod on this node, with a kubeconfig that "
+                        "may get pods (--kubeconfig), or its netns directly (--pod-netns PATH or --pid PID)");
+                return;
+        }
+        if (o->pod_skip) {
+                summary(rep, c, "the plugin does not capture this pod: %s", o->pod_skip);
+                return;
+        }
         evidence(rep, c, "netns %s", o->pod_netns);
         r = podnetns_apply(o->pod_netns, o->pod_cfg, true, &cr, err, sizeof err);
         for (unsigned i = 0; i < cr.n_notes; i++)
@@ -1174,7 +1187,7 @@ int doctor_run(const struct doctor_opts *o, struct doctor_report *rep) {
         }
         if (o->sections & DOCTOR_LIMITS)
                 check_limits(o, rep);
-        if ((o->sections & DOCTOR_POD) && o->pod_netns && o->pod_cfg)
+        if ((o->sections & DOCTOR_POD) && ((o->pod_netns && o->pod_cfg) || o->pod_error || o->pod_skip))
                 check_pod(o, rep);
         return rep->oom ? -ENOMEM : 0;
 }

@@ -49,6 +49,12 @@ struct doctor_opts {
         /* The pod (DOCTOR_POD): its netns file and the capture config its rules came from. */
         const char *pod_netns;
         struct capture_config *pod_cfg;
+        /* With --pod NS/NAME: where the config came from (an evidence line), or why the pod
+         * could not be looked up (pod.rules fails with it), or why the plugin would not capture
+         * it (pod.rules is ok: nothing to check). NULL when unused. */
+        const char *pod_source;
+        const char *pod_error;
+        const char *pod_skip;
         bool pod_probe;             /* run the istio-validation probe in the pod */
 };
 
