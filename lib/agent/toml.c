@@ -599,32 +599,37 @@ static const struct entry *lookup(const struct toml_doc *d, const char *const *p
         return doc_find(d, key);
 }
 
-int toml_get_string(const struct toml_doc *d, const char *const *path, const char **ret) {
+/* The entry at path when it holds type t: 0 and *ret, -ENOENT, or -EMEDIUMTYPE. */
+static int lookup_typed(const struct toml_doc *d, const char *const *path, enum vtype t, const struct entry **ret) {
         const struct entry *e = lookup(d, path);
         if (!e)
                 return -ENOENT;
-        if (e->type != V_STRING)
+        if (e->type != t)
                 return -EMEDIUMTYPE;
-        *ret = e->s;
+        *ret = e;
         return 0;
+}
+
+int toml_get_string(const struct toml_doc *d, const char *const *path, const char **ret) {
+        const struct entry *e;
+        int r = lookup_typed(d, path, V_STRING, &e);
+        if (r >= 0)
+                *ret = e->s;
+        return r;
 }
 
 int toml_get_strv(const struct toml_doc *d, const char *const *path, char *const **ret) {
-        const struct entry *e = lookup(d, path);
-        if (!e)
-                return -ENOENT;
-        if (e->type != V_STRV)
-                return -EMEDIUMTYPE;
-        *ret = e->v;
-        return 0;
+        const struct entry *e;
+        int r = lookup_typed(d, path, V_STRV, &e);
+        if (r >= 0)
+                *ret = e->v;
+        return r;
 }
 
 int toml_get_int(const struct toml_doc *d, const char *const *path, int64_t *ret) {
-        const struct entry *e = lookup(d, path);
-        if (!e)
-                return -ENOENT;
-        if (e->type != V_INT)
-                return -EMEDIUMTYPE;
-        *ret = e->i;
-        return 0;
+        const struct entry *e;
+        int r = lookup_typed(d, path, V_INT, &e);
+        if (r >= 0)
+                *ret = e->i;
+        return r;
 }
