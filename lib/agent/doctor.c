@@ -261,6 +261,15 @@ static void check_kernel(const struct doctor_opts *o, struct doctor_report *rep,
 
         kernel_facts(k);
         where = k->scratch ? "a scratch network namespace (as a new pod's)" : "this network namespace";
+        /* Without the rights to ask, every answer would blame the kernel: say that instead. */
+        if (k->r[0][0] == -EPERM || k->r[0][0] == -EACCES) {
+                c = check_new(rep, "kernel.access");
+                summary(rep, c, "the kernel cannot be asked: %s", strerror(-k->r[0][0]));
+                evidence(rep, c, "detection in %s: %s", where, k->d[0][0].why[0] ? k->d[0][0].why : strerror(-k->r[0][0]));
+                verdict(rep, c, DOCTOR_WARN, "run doctor as root (CAP_NET_ADMIN to read netfilter, CAP_SYS_ADMIN for the "
+                        "scratch netns); it changes nothing");
+                return;
+        }
         for (int f = 0; f < 2; f++) {
                 legacy[f] = k->d[f][0].facts.legacy_nat_usable || (k->d[f][0].facts.legacy_tables & DETECT_TABLE_NAT);
                 nft[f] = k->d[f][0].facts.nft_works;
@@ -446,6 +455,7 @@ static void nft_table_cb(const char *name, void *userdata) {
 static void check_node(const struct doctor_opts *o, struct doctor_report *rep) {
         struct doctor_check *c = check_new(rep, "node.kube_proxy_backend");
         struct node_rules n = {};
+        bool denied = false;
         (void)o;
 
         for (n.f = 0; n.f < 2; n.f++) {
@@ -459,6 +469,7 @@ static void check_node(const struct doctor_opts *o, struct doctor_report *rep) {
                         r2 = nftdump_chains(nfproto, nft_chain_cb, &n);
                 evidence(rep, c, "%s: legacy iptables: %u KUBE-* chains%s%s", fam(n.f), n.legacy_kube[n.f],
                          r < 0 ? ", unreadable: " : "", r < 0 ? strerror(-r) : "");
+                denied = denied || r2 == -EPERM || r2 == -EACCES;
                 if (r2 < 0)
                         evidence(rep, c, "%s: nf_tables: no answer (%s)", fam(n.f), strerror(-r2));
                 else
@@ -467,7 +478,11 @@ static void check_node(const struct doctor_opts *o, struct doctor_report *rep) {
         }
         bool legacy = n.legacy_kube[0] + n.legacy_kube[1] > 0, nft = n.nft_kube[0] + n.nft_kube[1] > 0,
              kp = n.kp_table[0] || n.kp_table[1];
-        if (legacy + nft + kp > 1) {
+        if (denied) {
+                summary(rep, c, "the host's rules cannot be read");
+                verdict(rep, c, DOCTOR_WARN, "run doctor as root with the host's network (CAP_NET_ADMIN to read "
+                        "netfilter); it changes nothing");
+        } else if (legacy + nft + kp > 1) {
                 summary(rep, c, "kube-proxy rules exist in %s%s%s at once", legacy ? "legacy iptables, " : "",
                         nft ? "iptables-nft, " : "", kp ? "nftables (kube-proxy table)" : "");
                 verdict(rep, c, DOCTOR_WARN, "one set is stale (the node switched kube-proxy modes or iptables backends): "

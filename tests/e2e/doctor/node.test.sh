@@ -120,6 +120,15 @@ else
         echo "skip: inotify-exhausted (no unshare -U)"
 fi
 
+# --- without privileges: "cannot tell", never a kernel verdict ---
+if command -v setpriv >/dev/null && setpriv --reuid=1337 --regid=1337 --clear-groups test -x "$CNIBOX"; then
+        expect unprivileged 2 "fix: run doctor as root (CAP_NET_ADMIN to read netfilter, CAP_SYS_ADMIN for the scratch netns)" \
+                setpriv --reuid=1337 --regid=1337 --clear-groups "${D[@]}" --only kernel,node
+        printf '%s\n' "$LAST_OUT" | grep -q "^fail" && fail "unprivileged: a fail verdict without the rights to ask"
+else
+        echo "skip: unprivileged (uid 1337 cannot run $CNIBOX)"
+fi
+
 # --- command line ---
 expect bad-only 255 'unknown section "nope"' "${D[@]}" --only nope
 expect pod-needs-netns 255 "need --pod-netns" "${D[@]}" --only pod
