@@ -10,4 +10,5 @@ int istio_validation_main(int argc, char **argv);
 int istio_cni_main(int argc, char **argv);
 int cni_podcache_main(int argc, char **argv);
 int cni_repair_main(int argc, char **argv);
+int doctor_main(int argc, char **argv);
 int install_cni_main(int argc, char **argv);

@@ -24,6 +24,7 @@ struct applet {
 static const struct applet applets[] = {
         { "cni-podcache", cni_podcache_main, "node agent pod cache: answers istio-cni over a Unix socket" },
         { "cni-repair", cni_repair_main, "repair controller: repair, delete, label or report pods that lost the start-up race" },
+        { "doctor", doctor_main, "diagnose why capture does or would fail on this node or pod, with the fix" },
         { "install-cni", install_cni_main, "node agent: install the istio-cni plugin on this node and keep it installed" },
         { "istio-cni", istio_cni_main, "chained CNI plugin: sidecar redirect rules in the pod netns" },
         { "istio-clean-iptables", istio_clean_iptables_main, "remove the sidecar redirect rules (istio-iptables --cleanup-only)" },

@@ -1130,6 +1130,34 @@ static int compare_table(const struct fam *f, struct xtc_handle *h, enum rules_t
         return 0;
 }
 
+int iptlegacy_chains(int family, void (*cb)(const char *table, const char *chain, unsigned n_rules, void *userdata),
+                     void *userdata) {
+        const struct fam *f = fam_get(family);
+        unsigned tables;
+
+        if (!f || !cb)
+                return -EINVAL;
+        tables = tables_existing(f);
+        for (unsigned t = 0; t < RULES_TABLE_MAX; t++) {
+                struct xtc_handle *h;
+                if (!(tables & (1u << t)))
+                        continue;
+                h = f->init(rules_table_name(t));
+                if (!h)
+                        return -(errno ? errno : EIO);
+                for (const char *c = f->first_chain(h); c; c = f->next_chain(h)) {
+                        unsigned n = 0;
+                        if (f->builtin(c, h))
+                                continue;
+                        for (const void *e = f->first_rule(c, h); e; e = f->next_rule(e, h))
+                                n++;
+                        cb(rules_table_name(t), c, n, userdata);
+                }
+                f->free(h);
+        }
+        return (int)tables;
+}
+
 int iptlegacy_compare(int family, const struct rules_list *l, struct iptlegacy_status *ret) {
         const struct fam *f = fam_get(family);
         _cleanup_free_ void **order = NULL;

@@ -86,6 +86,13 @@ struct iptlegacy_status {
  * rules in built-in chains are not drift, §5.4). Returns 0 or -errno (ENOENT: unknown owner name). */
 int iptlegacy_compare(int family, const struct rules_list *l, struct iptlegacy_status *ret);
 
+/* Calls cb once per user-defined chain of every legacy table that already exists in this netns
+ * (read only: a table /proc/net/ip{,6}_tables_names does not list is not opened, so none is
+ * instantiated), with its rule count. For doctor: whose rules (KUBE-*) live in legacy iptables.
+ * Returns the number of existing tables (bits 1 << enum rules_table) or -errno. */
+int iptlegacy_chains(int family, void (*cb)(const char *table, const char *chain, unsigned n_rules, void *userdata),
+                     void *userdata);
+
 struct iptlegacy_probe {
         bool available;   /* the legacy nat table exists or could be instantiated */
         bool nat_exists;  /* it already existed in this netns before the probe */

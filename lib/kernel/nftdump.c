@@ -15,22 +15,24 @@
 
 #include "base/macro.h"
 
-/* Appends the NFTA_TABLE_NAME of one NFT_MSG_NEWTABLE message, if it has one, to *names as a
- * NUL-terminated string. 0 or -ENOMEM. */
-static int table_msg(const struct nlmsghdr *h, char **names, size_t *len) {
+/* Appends the string attribute attr (NFTA_TABLE_NAME; NFTA_CHAIN_TABLE or NFTA_CHAIN_NAME) of one
+ * message, if it has one, to *names as a NUL-terminated string; "" when it has none, so chain
+ * messages always give pairs. 0 or -ENOMEM. */
+static int name_attr(const struct nlmsghdr *h, unsigned attr, char **names, size_t *len) {
         const char *payload = NLMSG_DATA(h);
         size_t plen, off = NLMSG_ALIGN(sizeof(struct nfgenmsg));
+        char *grown;
 
         if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct nfgenmsg)))
-                return 0;
+                goto none;
         plen = h->nlmsg_len - NLMSG_HDRLEN;
         while (off + sizeof(struct nlattr) <= plen) {
                 const struct nlattr *a = (const struct nlattr *)(payload + off);
                 size_t alen = a->nla_len;
 
                 if (alen < sizeof(struct nlattr) || off + alen > plen)
-                        return 0;
-                if ((a->nla_type & NLA_TYPE_MASK) == NFTA_TABLE_NAME) {
+                        goto none;
+                if ((a->nla_type & NLA_TYPE_MASK) == attr) {
                         /* The kernel caps names at NFT_NAME_MAXLEN (256) including the NUL; a
                          * longer attribute is not a name we could match, so it is cut, not trusted. */
                         size_t n = strnlen((const char *)a + NLA_HDRLEN, alen - NLA_HDRLEN);
@@ -48,18 +50,24 @@ static int table_msg(const struct nlmsghdr *h, char **names, size_t *len) {
                 }
                 off += NLA_ALIGN(alen);
         }
+none:
+        if (!(grown = realloc(*names, *len + 1)))
+                return -ENOMEM;
+        grown[(*len)++] = '\0';
+        *names = grown;
         return 0;
 }
 
-/* One dump: the names, NUL-separated, in names and len. -EAGAIN when a concurrent change
- * interrupted it (NLM_F_DUMP_INTR: the list may be incomplete). */
-static int dump_once(uint8_t nfproto, char **names, size_t *len) {
+/* One dump of msg (NFT_MSG_GETTABLE or NFT_MSG_GETCHAIN): the names (tables; or table, chain
+ * pairs), NUL-separated, in names and len. -EAGAIN when a concurrent change interrupted it
+ * (NLM_F_DUMP_INTR: the list may be incomplete). */
+static int dump_once(uint8_t nfproto, unsigned msg, char **names, size_t *len) {
         struct {
                 struct nlmsghdr nh;
                 struct nfgenmsg g;
         } req = {
                 .nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct nfgenmsg)),
-                        .nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE,
+                        .nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | msg,
                         .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
                         .nlmsg_seq = 1 },
                 .g = { .nfgen_family = nfproto, .version = NFNETLINK_V0 },
@@ -98,28 +106,66 @@ static int dump_once(uint8_t nfproto, char **names, size_t *len) {
                                         return e->error;
                                 continue;
                         }
-                        if (h->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE) &&
-                            (r = table_msg(h, names, len)) < 0)
+                        if (msg == NFT_MSG_GETTABLE && h->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE) &&
+                            (r = name_attr(h, NFTA_TABLE_NAME, names, len)) < 0)
+                                return r;
+                        if (msg == NFT_MSG_GETCHAIN && h->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN) &&
+                            ((r = name_attr(h, NFTA_CHAIN_TABLE, names, len)) < 0 ||
+                             (r = name_attr(h, NFTA_CHAIN_NAME, names, len)) < 0))
                                 return r;
                 }
         }
 }
 
-int nftdump_tables(uint8_t nfproto, void (*cb)(const char *name, void *userdata), void *userdata) {
-        _cleanup_free_ char *names = NULL;
+/* A dump a concurrent change interrupted is taken again, so the callers only ever see a whole one. */
+static int dump(uint8_t nfproto, unsigned msg, char **ret, size_t *ret_len) {
+        char *names = NULL;
         size_t len = 0;
         int r = -EAGAIN;
 
-        /* A dump a concurrent change interrupted is taken again, so cb only ever sees a whole one. */
         for (int i = 0; i < 5 && r == -EAGAIN; i++) {
                 free(names);
                 names = NULL;
                 len = 0;
-                r = dump_once(nfproto, &names, &len);
+                r = dump_once(nfproto, msg, &names, &len);
         }
+        if (r < 0) {
+                free(names);
+                return r;
+        }
+        *ret = names;
+        *ret_len = len;
+        return 0;
+}
+
+int nftdump_tables(uint8_t nfproto, void (*cb)(const char *name, void *userdata), void *userdata) {
+        _cleanup_free_ char *names = NULL;
+        size_t len = 0;
+        int r = dump(nfproto, NFT_MSG_GETTABLE, &names, &len);
+
         if (r < 0)
                 return r;
         for (size_t off = 0; off < len; off += strlen(names + off) + 1)
-                cb(names + off, userdata);
+                if (names[off]) /* a table message without a name: not one we could match */
+                        cb(names + off, userdata);
+        return 0;
+}
+
+int nftdump_chains(uint8_t nfproto, void (*cb)(const char *table, const char *chain, void *userdata), void *userdata) {
+        _cleanup_free_ char *names = NULL;
+        size_t len = 0;
+        int r = dump(nfproto, NFT_MSG_GETCHAIN, &names, &len);
+
+        if (r < 0)
+                return r;
+        for (size_t off = 0; off < len;) {
+                const char *table = names + off, *chain;
+                off += strlen(table) + 1;
+                if (off >= len)
+                        break;
+                chain = names + off;
+                off += strlen(chain) + 1;
+                cb(table, chain, userdata);
+        }
         return 0;
 }

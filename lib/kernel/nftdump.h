@@ -13,3 +13,7 @@
  * Returns 0, or -errno when nf_tables does not answer (not built, not loadable, or blocked), or
  * the kernel's error. */
 int nftdump_tables(uint8_t nfproto, void (*cb)(const char *name, void *userdata), void *userdata);
+
+/* The same for chains: cb once per chain of family nfproto with its table's and its own name.
+ * For doctor: which tables hold kube-proxy's KUBE-* chains (iptables-nft) in the host netns. */
+int nftdump_chains(uint8_t nfproto, void (*cb)(const char *table, const char *chain, void *userdata), void *userdata);

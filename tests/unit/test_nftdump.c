@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_nftdump.c: lib/kernel/nftdump as root, in a private netns of the forked test process:
- * the dump sees exactly the tables of the family asked, names up to the kernel's maximum. */
+ * the dump sees exactly the tables (and chains) of the family asked, names up to the kernel's
+ * maximum. */
 #include <check.h>
 #include <errno.h>
 #include <linux/netfilter.h>
@@ -60,6 +61,36 @@ START_TEST(test_dump_root) {
 }
 END_TEST
 
+static void collect_chain(const char *table, const char *chain, void *userdata) {
+        struct seen *s = userdata;
+
+        ck_assert_uint_lt(s->n, ELEMENTSOF(s->names));
+        snprintf(s->names[s->n++], sizeof s->names[0], "%s/%s", table, chain);
+}
+
+/* Chains come with their table's name (doctor's KUBE-* search), per family. */
+START_TEST(test_chains_root) {
+        _cleanup_free_ char *err = NULL;
+        struct seen s = { 0 };
+
+        if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0)
+                return; /* needs root */
+        ck_assert_int_eq(nftdump_chains(NFPROTO_IPV4, collect_chain, &s), 0);
+        ck_assert_uint_eq(s.n, 0);
+        ck_assert_int_eq(nftapply_apply("add table ip nat\nadd chain ip nat KUBE-SERVICES\n"
+                                        "add chain ip nat PREROUTING { type nat hook prerouting priority -100; }\n"
+                                        "add table ip6 other\nadd chain ip6 other x\n", &err), 0);
+        ck_assert_int_eq(nftdump_chains(NFPROTO_IPV4, collect_chain, &s), 0);
+        ck_assert_uint_eq(s.n, 2);
+        ck_assert(streq(s.names[0], "nat/KUBE-SERVICES") || streq(s.names[1], "nat/KUBE-SERVICES"));
+        ck_assert(streq(s.names[0], "nat/PREROUTING") || streq(s.names[1], "nat/PREROUTING"));
+        s.n = 0;
+        ck_assert_int_eq(nftdump_chains(NFPROTO_IPV6, collect_chain, &s), 0);
+        ck_assert_uint_eq(s.n, 1);
+        ck_assert_str_eq(s.names[0], "other/x");
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("nftdump");
         TCase *tc = tcase_create("kernel");
@@ -67,6 +98,7 @@ int main(void) {
         int failed;
 
         tcase_add_test(tc, test_dump_root);
+        tcase_add_test(tc, test_chains_root);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         /* Always fork: the test unshares its network namespace and must not leak it. */

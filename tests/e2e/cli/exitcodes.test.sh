@@ -63,6 +63,9 @@ run_case validation-help-flags 0 "--iptables-probe-port" "$CNIBOX" istio-validat
 run_case clean-help 0 "Usage: istio-clean-iptables" "$CNIBOX" istio-clean-iptables --help
 run_case clean-help-added 0 "--cleanup-only is always on" "$CNIBOX" istio-clean-iptables --help=true
 run_case cni-help 0 "CNI_COMMAND" "$CNIBOX" istio-cni --help
+run_case list-doctor 0 "doctor " "$CNIBOX" --list
+run_case doctor-help 0 "Usage: doctor" "$CNIBOX" doctor --help
+run_case doctor-bad-flag 255 "Try 'doctor --help'" "$CNIBOX" doctor --nope
 for a in istio-validation istio-clean-iptables istio-cni; do
         if "$CNIBOX" "$a" --help 2>&1 | grep -q "Usage: istio-iptables"; then
                 fail "$a --help prints istio-iptables' usage"
