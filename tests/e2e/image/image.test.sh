@@ -100,6 +100,7 @@ cat >"$NET_DIR/10-bridge.conflist" <<'JSON'
 { "cniVersion": "1.0.0", "name": "k8s-pod-network",
   "plugins": [ { "type": "bridge", "bridge": "cni0", "ipam": { "type": "host-local", "subnet": "10.88.0.0/16" } } ] }
 JSON
+cp /usr/lib/cni/bridge /usr/lib/cni/host-local "$BIN_DIR/"
 img_start agent --network host --user 0:0 --privileged --entrypoint '["install-cni"]' \
     -v "$NET_DIR:/host/etc/cni/net.d" -v "$BIN_DIR:/host/opt/cni/bin" -v "$RUN_DIR:/var/run/istio-cni" \
     -v "$SA_DIR:$SA_DIR:ro" \
@@ -120,6 +121,18 @@ fi
 check "the copied plugin is static" bash -c 'readelf -d "$1" | grep -q "no dynamic section"' _ "$BIN_DIR/istio-cni"
 ready=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/readyz)
 check "the agent's /readyz answers 200 ($ready)" test "$ready" = 200
+# doctor from the image (issue 17), with the node's tree mounted at /host as docs/doctor.md says:
+# no shell, no iptables binary in there. The primary config names bridge and host-local too.
+out=$(img_run --network host --pid host --privileged -v "$NET_DIR:/host/etc/cni/net.d:ro" \
+    -v "$BIN_DIR:/host/opt/cni/bin:ro" -v "$RUN_DIR:/host/var/run/istio-cni:ro" \
+    "$IMAGE" doctor --root /host --only cni --metrics-url http://127.0.0.1:15014/metrics --json 2>&1)
+rc=$?
+st=$($PY -c 'import json, sys
+d = json.loads(sys.stdin.read())
+c = {x["id"]: x["status"] for x in d["checks"]}
+print(c.get("cni.config"), c.get("cni.binary"), d["summary"]["status"])' <<<"$out" 2>&1)
+check "doctor from the image: the config holds istio-cni, the plugin is there and static (exit $rc: $st)" \
+    bash -c '[[ $1 == "ok ok "* ]] && case $2 in 0|1|2) true;; *) false;; esac' _ "$st" "$rc"
 timeout 60 "${PM[@]}" stop -t 20 agent >/dev/null
 st=$("${PM[@]}" inspect -f '{{.State.ExitCode}}' agent)
 check "install-cni exits 0 on SIGTERM ($st)" test "$st" = 0
