@@ -25,8 +25,8 @@ tag=${3:-localhost/cnibox:$version}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/cnibox-image.XXXXXX")
 # The vfs store holds plain directories; podman's own files are removed with it.
-trap 'podman --root "$work/storage" --runroot "$work/runroot" --storage-driver vfs \
-        system reset --force >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+PM=()
+trap '[ ${#PM[@]} -gt 0 ] && "${PM[@]}" system reset --force >/dev/null 2>&1; rm -rf "$work"' EXIT
 
 # ---- the root file system ----
 r=$work/ctx/rootfs
@@ -68,30 +68,12 @@ ENTRYPOINT ["/usr/local/bin/pilot-agent"]
 EOF
 
 # ---- build and save, in a private store ----
-cat >"$work/containers.conf" <<EOF
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$work/events.log"
-[network]
-# Its own CNI config dir: podman writes a cni.lock there, never into the node's /etc/cni/net.d.
-network_backend = "cni"
-network_config_dir = "$work/net.d"
-EOF
-cat >"$work/storage.conf" <<EOF
-[storage]
-driver = "vfs"
-graphroot = "$work/storage"
-runroot = "$work/runroot"
-EOF
-export CONTAINERS_CONF=$work/containers.conf CONTAINERS_STORAGE_CONF=$work/storage.conf
-export CONTAINERS_REGISTRIES_CONF=/dev/null
-pm=(podman --root "$work/storage" --runroot "$work/runroot" --storage-driver vfs --tmpdir "$work/tmp")
-mkdir -p "$work/tmp" "$work/net.d"
-"${pm[@]}" build --quiet --timestamp 0 --format oci -f "$work/ctx/Containerfile" -t "$tag" "$work/ctx" >/dev/null ||
+. "$(dirname "$0")/podman-private.sh"
+podman_private "$work/podman"
+"${PM[@]}" build --quiet --timestamp 0 --format oci -f "$work/ctx/Containerfile" -t "$tag" "$work/ctx" >/dev/null ||
         die "podman build failed"
 mkdir -p "$(dirname "$out")"
 rm -f "$out.tmp"
-"${pm[@]}" save --quiet --format oci-archive -o "$out.tmp" "$tag" || die "podman save failed"
+"${PM[@]}" save --quiet --format oci-archive -o "$out.tmp" "$tag" || die "podman save failed"
 mv "$out.tmp" "$out"
 printf 'image: %s -> %s (%s bytes)\n' "$tag" "$out" "$(stat -c %s "$out")" >&2

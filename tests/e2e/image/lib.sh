@@ -27,39 +27,8 @@ img_require() {
 img_setup() {
     IMG_WORK=$(mktemp -d /tmp/cnibox-image.XXXXXX)
     IMG_CGPARENT=/${IMG_WORK#/tmp/}
-    mkdir -p "$IMG_WORK/storage" "$IMG_WORK/runroot" "$IMG_WORK/tmp" "$IMG_WORK/net.d"
-    # runc sets the default rlimits above the hard ones this (possibly nested) sandbox allows.
-    local nofile nproc n
-    nofile=$(ulimit -Hn) nproc=$(ulimit -Hu)
-    [ "$nofile" = unlimited ] && nofile=1048576
-    for n in "$(cat /proc/sys/kernel/pid_max)" 32768; do
-        if [ "$nproc" = unlimited ] || [ "$nproc" -gt "$n" ]; then nproc=$n; fi
-    done
-    cat >"$IMG_WORK/containers.conf" <<CONF
-[containers]
-log_driver = "k8s-file"
-default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$IMG_WORK/events.log"
-tmp_dir = "$IMG_WORK/tmp"
-runtime = "runc"
-[network]
-# Its own CNI config dir: podman writes a cni.lock there, never into the node's /etc/cni/net.d.
-network_backend = "cni"
-network_config_dir = "$IMG_WORK/net.d"
-CONF
-    cat >"$IMG_WORK/storage.conf" <<CONF
-[storage]
-driver = "vfs"
-graphroot = "$IMG_WORK/storage"
-runroot = "$IMG_WORK/runroot"
-CONF
-    export CONTAINERS_CONF=$IMG_WORK/containers.conf CONTAINERS_STORAGE_CONF=$IMG_WORK/storage.conf
-    export CONTAINERS_REGISTRIES_CONF=/dev/null
-    PM=(podman --root "$IMG_WORK/storage" --runroot "$IMG_WORK/runroot" --storage-driver vfs
-        --cgroup-manager cgroupfs --tmpdir "$IMG_WORK/tmp")
+    . "$SRCDIR/tools/podman-private.sh"
+    podman_private "$IMG_WORK/podman"
     IMG_ARCHIVE=$IMG_WORK/cnibox-image.tar
     bash "$SRCDIR/tools/image.sh" "$CNIBOX" "$IMG_ARCHIVE" "$IMAGE" || { echo "FAIL - tools/image.sh"; exit 1; }
     timeout 120 "${PM[@]}" load -q -i "$IMG_ARCHIVE" >/dev/null || { echo "FAIL - podman load"; exit 1; }
