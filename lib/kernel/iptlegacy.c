@@ -514,7 +514,11 @@ int iptlegacy_encode(int family, const struct rules_rule *r, void **ret_entry, s
         noff = b.len;
         memcpy(b.buf + f->off_target, &toff, sizeof(toff));
         memcpy(b.buf + f->off_next, &noff, sizeof(noff));
-        *ret_entry = b.buf;
+        /* Give the unused tail of the upper-bound buffer back (a shrink splits the chunk in
+         * place): with thousands of -x CIDRs the next rule's buffer reuses it, instead of every
+         * rule faulting in fresh pages (5,000 rules: 3.5 MB touched, twice, for 0.8 MB of
+         * entries). */
+        *ret_entry = realloc(b.buf, b.len) ?: b.buf;
         *ret_size = b.len;
         return 0;
 }
