@@ -124,6 +124,7 @@ struct yframe {
         bool key_merge;         /* that key is "<<" */
         yaml_mark_t key_mark;
         bool merge_value;       /* the value of a "<<": merged into the parent when it ends */
+        yaml_mark_t merge_mark; /* where that "<<" is */
         char *anchor;           /* registered when the node ends (an alias cannot name its own parent) */
         unsigned height;        /* 1 + the height of the highest child; a scalar has height 0 */
 };
@@ -323,8 +324,8 @@ static int ymerge(struct ydoc *d, const cJSON *src, yaml_mark_t m) {
         /* The first mapping of a list wins: merge them from the last. */
         while (n-- > 0)
                 for (const cJSON *c = maps[n]->child; c; c = c->next) {
-                        cJSON *copy;
-                        unsigned h;
+                        cJSON *copy = NULL;
+                        unsigned h = 0;
                         if ((r = ycopy(d, c, d->depth, m, &copy, &h)) < 0 || (r = yset(d, f, c->string, copy, true, m)) < 0)
                                 return r;
                 }
@@ -457,7 +458,7 @@ static int yevent(struct ydoc *d, const yaml_event_t *e) {
                         ykey_clear(top);
                         return r;
                 }
-                unsigned h;
+                unsigned h = 0;
                 if ((r = ycopy(d, a, d->depth, e->start_mark, &v, &h)) < 0)
                         return r;
                 return yplace(d, v, h);
@@ -498,7 +499,7 @@ static int yevent(struct ydoc *d, const yaml_event_t *e) {
                 if (top && cJSON_IsObject(top->node) && top->key_merge) {
                         /* Built aside, merged into the parent at its end. */
                         nf.merge_value = true;
-                        nf.key_mark = top->key_mark;
+                        nf.merge_mark = top->key_mark;
                         ykey_clear(top);
                         ykeep(d, v);
                 } else if ((r = yplace(d, v, 1)) < 0) {
@@ -524,7 +525,7 @@ static int yevent(struct ydoc *d, const yaml_event_t *e) {
                         if (parent->height < h + 1)
                                 parent->height = h + 1;
                         if (f.merge_value)
-                                r = ymerge(d, f.node, f.key_mark);
+                                r = ymerge(d, f.node, f.merge_mark);
                 }
                 yframe_done(&f);
                 return r;
