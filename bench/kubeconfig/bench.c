@@ -78,7 +78,8 @@ int main(int argc, char **argv) {
                         }
                         t[p][r] = (now() - t0) / per * 1e6;
                 }
-        printf("kubeconfig of %zu bytes, %d parses per parser in %d alternating rounds (µs per parse)\n", len, n, rounds);
+        printf("kubeconfig of %zu bytes, %d parses per parser in %d alternating rounds (µs per parse)\n", len, n,
+               rounds);
         for (int p = 0; p < 2; p++) {
                 qsort(t[p], (size_t)rounds, sizeof(double), cmp);
                 printf("  %-18s median %7.2f  best %7.2f\n", names[p], t[p][rounds / 2], t[p][0]);

@@ -326,7 +326,8 @@ static int ymerge(struct ydoc *d, const cJSON *src, yaml_mark_t m) {
                 for (const cJSON *c = maps[n]->child; c; c = c->next) {
                         cJSON *copy = NULL;
                         unsigned h = 0;
-                        if ((r = ycopy(d, c, d->depth, m, &copy, &h)) < 0 || (r = yset(d, f, c->string, copy, true, m)) < 0)
+                        if ((r = ycopy(d, c, d->depth, m, &copy, &h)) < 0 ||
+                            (r = yset(d, f, c->string, copy, true, m)) < 0)
                                 return r;
                 }
         return 0;
@@ -386,8 +387,9 @@ static int ykey(struct ydoc *d, struct yframe *f, const yaml_event_t *e) {
                         cJSON_Delete(node);
                         return yerr(d, e->start_mark, "a mapping key must not be null");
                 }
-                f->key_merge = e->data.scalar.tag ? streq((const char *)e->data.scalar.tag, YAML_TAG_MERGE)
-                                                  : e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && streq(text, "<<");
+                f->key_merge = e->data.scalar.tag
+                                       ? streq((const char *)e->data.scalar.tag, YAML_TAG_MERGE)
+                                       : e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && streq(text, "<<");
                 if (e->data.scalar.anchor) {
                         ykeep(d, node); /* the anchor names it */
                         if ((r = yanchor_add(d, (const char *)e->data.scalar.anchor, node)) < 0)

@@ -193,11 +193,16 @@ static const struct bad_case {
                        "cluster: {server: 'https://h'}}], users: [{name: u, user: {exec: {command: aws}}}]}",
           -EOPNOTSUPP, "user 'u': 'exec' is not supported" },
         /* Syntax errors: libyaml's words, with the line and column. */
-        { "tab indent", "current-context: a\n\tcontexts: []\n", -EINVAL, "line 2, column 1: found a tab character that violates indentation" },
-        { "bad block header", "current-context: |x\n  x\n", -EINVAL, "line 1, column 19: did not find expected comment or line break" },
-        { "block header junk", "current-context: |- x\n  x\n", -EINVAL, "line 1, column 21: did not find expected comment" },
-        { "block bad indent", "a:\n  b: |\n     x\n    c: 1\n", -EINVAL, "line 4, column 5: did not find expected key" },
-        { "after doc end", "a: 1\n...\nb: 2\n", -EINVAL, "line 3, column 1: did not find expected <document start>" },
+        { "tab indent", "current-context: a\n\tcontexts: []\n", -EINVAL,
+          "line 2, column 1: found a tab character that violates indentation" },
+        { "bad block header", "current-context: |x\n  x\n", -EINVAL,
+          "line 1, column 19: did not find expected comment or line break" },
+        { "block header junk", "current-context: |- x\n  x\n", -EINVAL,
+          "line 1, column 21: did not find expected comment" },
+        { "block bad indent", "a:\n  b: |\n     x\n    c: 1\n", -EINVAL,
+          "line 4, column 5: did not find expected key" },
+        { "after doc end", "a: 1\n...\nb: 2\n", -EINVAL,
+          "line 3, column 1: did not find expected <document start>" },
         { "doc end junk", "a: 1\n... x\n", -EINVAL, "line 2, column 5: did not find expected <document start>" },
         { "bad indent", "a:\n    b: 1\n  c: 2\n", -EINVAL, "line 3, column 3: did not find expected key" },
         { "unterminated quote", "current-context: \"abc\n", -EINVAL,
@@ -206,13 +211,15 @@ static const struct bad_case {
         { "colon in plain", "current-context: a: b\n", -EINVAL, "line 1, column 19: mapping values are not allowed" },
         { "trailing junk", "current-context: 'a' b\n", -EINVAL, "line 1, column 22: did not find expected key" },
         { "no colon", "current-context\n", -EINVAL, "not a mapping" },
-        { "no colon in map", "a: b\ncurrent-context\n", -EINVAL, "could not find expected ':' (while scanning a simple key at line 2, column 1)" },
+        { "no colon in map", "a: b\ncurrent-context\n", -EINVAL,
+          "could not find expected ':' (while scanning a simple key at line 2, column 1)" },
         { "bad utf-8", "current-context: \xff\n", -EINVAL, "line 1, column 18: invalid leading UTF-8 octet" },
         { "yaml 2.0", "%YAML 2.0\n---\na: b\n", -EINVAL, "line 1, column 1: found incompatible YAML document" },
         { "bad json", "{\"current-context\": \n\"x\",,}", -EINVAL, "line 2, column 5: did not find expected node content" },
         { "json trailing", "{\"a\":1} x", -EINVAL, "line 1, column 9: did not find expected <document start>" },
         /* What libyaml accepts but the tree refuses. */
-        { "duplicate key", "current-context: a\ncurrent-context: b\n", -EINVAL, "line 2, column 1: duplicate key 'current-context'" },
+        { "duplicate key", "current-context: a\ncurrent-context: b\n", -EINVAL,
+          "line 2, column 1: duplicate key 'current-context'" },
         { "duplicate flow key", "x: {a: 1, a: 2}\n", -EINVAL, "line 1, column 11: duplicate key 'a'" },
         { "two docs", "a: 1\n---\nb: 2\n", -EINVAL, "line 2, column 1: a second document ('---') is not supported" },
         { "unknown alias", "a: b\ncurrent-context: *a\n", -EINVAL, "line 2, column 18: unknown anchor 'a'" },
@@ -430,7 +437,8 @@ static const struct {
           "https://h", "x", false },
         { "folded and literal scalars",
           "current-context: c\ncontexts:\n- name: c\n  context:\n    cluster: k\n    user: u\n"
-          "clusters:\n- name: k\n  cluster:\n    server: >-\n      https://h\n    certificate-authority-data: |\n      Y2Et\n      cGVt\n"
+          "clusters:\n- name: k\n  cluster:\n    server: >-\n      https://h\n"
+          "    certificate-authority-data: |\n      Y2Et\n      cGVt\n"
           "users:\n- name: u\n  user:\n    token: >\n      a\n      b\n\n      c\n",
           "https://h", "a b\nc\n", false },
         { "chomping",
@@ -519,10 +527,13 @@ START_TEST(test_billion_laughs) {
         size_t n = 0;
         struct kubeconfig k = {};
 
-        n += (size_t)snprintf(y + n, sizeof y - n, "l0: &l0 [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n");
-        for (int i = 1; i < 10; i++)
-                n += (size_t)snprintf(y + n, sizeof y - n, "l%d: &l%d [*l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d]\n", i, i,
-                                      i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+        n += (size_t)snprintf(y + n, sizeof y - n, "l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for (int i = 1; i < 10; i++) {
+                n += (size_t)snprintf(y + n, sizeof y - n, "l%d: &l%d [*l%d", i, i, i - 1);
+                for (int j = 1; j < 10; j++)
+                        n += (size_t)snprintf(y + n, sizeof y - n, ", *l%d", i - 1);
+                n += (size_t)snprintf(y + n, sizeof y - n, "]\n");
+        }
         ck_assert_uint_lt(n, sizeof y - 1);
         ck_assert_int_eq(kubeconfig_parse(y, n, NULL, &k, err, sizeof err), -EINVAL);
         ck_assert_msg(strstr(err, "aliases and merge keys expand to more than 4194304 bytes"), "%s", err);
@@ -530,7 +541,8 @@ START_TEST(test_billion_laughs) {
         /* The same through merge keys, each level merging the last twice. */
         n = (size_t)snprintf(y, sizeof y, "m0: &m0 {a: lol, b: lol}\n");
         for (int i = 1; i < 24; i++)
-                n += (size_t)snprintf(y + n, sizeof y - n, "m%d: &m%d {<<: [*m%d, {x%d: *m%d}], y: *m%d}\n", i, i, i - 1, i, i - 1, i - 1);
+                n += (size_t)snprintf(y + n, sizeof y - n, "m%d: &m%d {<<: [*m%d, {x%d: *m%d}], y: *m%d}\n", i, i,
+                                      i - 1, i, i - 1, i - 1);
         ck_assert_uint_lt(n, sizeof y - 1);
         ck_assert_int_eq(kubeconfig_parse(y, n, NULL, &k, err, sizeof err), -EINVAL);
         ck_assert_msg(strstr(err, "expand to more than"), "%s", err);
