@@ -691,7 +691,7 @@ END_TEST
 
 
 /* Fidelity: a kubeconfig written by the real kubectl parses (skipped when kubectl is absent). */
-static int kubectl(const char *kc, char *const args[]) {
+static int kubectl_out(const char *kc, const char *out, char *const args[]) {
         pid_t p = fork();
         if (p == 0) {
                 char *argv[16] = { "kubectl", "config" };
@@ -701,7 +701,8 @@ static int kubectl(const char *kc, char *const args[]) {
                 argv[n] = NULL;
                 setenv("KUBECONFIG", kc, 1);
                 int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-                dup2(fd, 1);
+                int fo = out ? open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : fd;
+                dup2(fo, 1);
                 dup2(fd, 2);
                 execvp("kubectl", argv);
                 _exit(127);
@@ -709,6 +710,10 @@ static int kubectl(const char *kc, char *const args[]) {
         int st;
         waitpid(p, &st, 0);
         return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int kubectl(const char *kc, char *const args[]) {
+        return kubectl_out(kc, NULL, args);
 }
 
 START_TEST(test_kubectl_written) {
@@ -744,6 +749,31 @@ START_TEST(test_kubectl_written) {
         snprintf(want, sizeof want, "%s/certs/c.pem", dir);
         ck_assert_str_eq(k.client_cert_file, want);
         kubeconfig_done(&k);
+
+        /* `kubectl config view --raw` of it, in YAML and in JSON, loads the same. */
+        char view[160];
+        snprintf(view, sizeof view, "%s/view", dir);
+        static const char *const outs[] = { "yaml", "json" };
+        for (size_t i = 0; i < ELEMENTSOF(outs); i++) {
+                char fmt[16];
+                snprintf(fmt, sizeof fmt, "-o=%s", outs[i]);
+                ck_assert_int_eq(kubectl_out(kc, view, (char *[]){ "view", "--raw", fmt, NULL }), 0);
+                r = kubeconfig_load(view, &k, err, sizeof err);
+                ck_assert_msg(r == 0, "%s: %s", outs[i], err);
+                ck_assert_str_eq(k.token, "s3cr3t");
+                ck_assert_str_eq(k.tls_server_name, "kubernetes");
+                kubeconfig_done(&k);
+        }
+        unlink(view);
+
+        /* An exec plugin as kubectl writes it (the shape of `aws eks update-kubeconfig`'s). */
+        ck_assert_int_eq(kubectl(kc, (char *[]){ "set-credentials", "eks", "--exec-command=aws", "--exec-arg=eks",
+                                                 "--exec-arg=get-token",
+                                                 "--exec-api-version=client.authentication.k8s.io/v1beta1",
+                                                 "--exec-env=AWS_PROFILE=prod", NULL }), 0);
+        ck_assert_int_eq(kubectl(kc, (char *[]){ "set-context", "c", "--user=eks", NULL }), 0);
+        r = kubeconfig_load(kc, &k, err, sizeof err);
+        ck_assert_msg(r == -EOPNOTSUPP && strstr(err, "user 'eks': 'exec' is not supported"), "%d %s", r, err);
         unlink(kc);
         rmdir(dir);
 }
