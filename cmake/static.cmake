@@ -3,6 +3,7 @@
 # docs/building.md says how and why. Included by CMakeLists.txt after the targets exist: it
 # re-points the imported pkg-config targets at static archives and links OpenSSL directly.
 #
+# libnftnl.a and libyaml.a are linked in both builds (CMakeLists.txt), so nothing here.
 # glibc: libc.a (libc6-dev). OpenSSL: libssl.a/libcrypto.a (libssl-dev). cJSON and libiptc:
 # Debian ships no .a, so tools/static-deps.sh builds them from Debian's pinned, checksum-
 # verified source packages into a cache (CNIBOX_DEPS_PREFIX, or run on configure).

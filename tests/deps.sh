@@ -5,6 +5,7 @@ set -euo pipefail
 pkgs=(
         build-essential cmake pkg-config clang libclang-rt-14-dev
         libip4tc-dev libip6tc-dev libiptc-dev libxtables-dev libnftables-dev libnftnl-dev libmnl-dev libcjson-dev
+        libyaml-dev
         libssl-dev check
         iptables nftables iproute2 util-linux procps containernetworking-plugins
         python3 python3-prometheus-client openssl curl hyperfine strace

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kubeconfig.c: strict YAML-subset / JSON kubeconfig parser (spec istio-cni.md §2.5, §4.4;
- * Kubernetes clientcmd v1 Config). The YAML subset is turned into the same cJSON tree as the
- * JSON form, so one resolver serves both. */
+/* kubeconfig.c: YAML / JSON kubeconfig parser (spec istio-cni.md §2.5, §4.4; Kubernetes
+ * clientcmd v1 Config). YAML is read with libyaml and turned into the same cJSON tree as the JSON
+ * form, so one resolver serves both. */
 #include <errno.h>
 #include <fcntl.h>
+#include <search.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 
 #include <cjson/cJSON.h>
+#include <yaml.h>
 
 #include "kube/kubeconfig.h"
 #include "base/errbuf.h"
@@ -19,8 +21,6 @@
 #include "base/macro.h"
 
 #define KUBECONFIG_MAX_SIZE (4u << 20)
-/* Deep nesting is never needed by a kubeconfig; the bound keeps recursion safe (fuzzing). */
-#define YAML_MAX_DEPTH 32
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
 
@@ -78,547 +78,525 @@ int kubeconfig_base64_decode(const char *s, size_t len, void **ret, size_t *ret_
         return 0;
 }
 
-/* ---- YAML subset → cJSON ---- */
+/* ---- YAML → cJSON (libyaml's event parser) ----
+ *
+ * The tree is the one client-go decodes a kubeconfig from: sigs.k8s.io/yaml turns the YAML into
+ * JSON with go-yaml v2, so one resolver serves both forms.
+ *  - A plain untagged scalar resolves as go-yaml v2 (YAML 1.1) resolves it: "", ~, null, Null,
+ *    NULL are null; y/yes/true/on and n/no/false/off (lower, Title or UPPER case) are booleans,
+ *    which keep their text (ybool) so that a name or token written "yes" still reads as one.
+ *    Everything else is a string: no kubeconfig field is a number, and a token 0123 must stay
+ *    "0123" (go-yaml would read octal 83).
+ *  - Quoted and block scalars, and !!str, are strings.
+ *  - An alias is a copy of its anchor's node; a merge key "<<" works as in go-yaml v2: keys are
+ *    set in document order and a later one wins (whether explicit or merged), and of a list of
+ *    merged mappings the first wins. A key written twice is an error (go-yaml lets the last win;
+ *    two "token:" lines are a mistake worth naming).
+ *  - Bounds: YAML_MAX_DEPTH levels of nesting (the cJSON tree is freed and copied recursively),
+ *    YAML_MAX_COPY for what aliases and merges may copy (a "billion laughs" document doubles it
+ *    at each level), and one document per stream. */
 
-struct yline {
-        unsigned lineno;
-        unsigned indent;        /* column of the first content character */
-        const char *s;          /* content (after the indentation), not NUL-terminated */
-        size_t len;             /* trailing spaces and CR stripped */
+/* Deep nesting is never needed by a kubeconfig; the bound keeps cJSON's recursion safe. */
+#define YAML_MAX_DEPTH 32
+/* Bytes of string plus YAML_VALUE_COST per value that aliases and merges may copy: as much as a
+ * whole kubeconfig file may hold. */
+#define YAML_MAX_COPY ((size_t)KUBECONFIG_MAX_SIZE)
+#define YAML_VALUE_COST 64u
+
+#define YAML_TAG_MERGE "tag:yaml.org,2002:merge"
+
+struct yanchor {
+        char *name;
+        const cJSON *node;      /* borrowed: no node is freed before the parse ends (ydoc.keep) */
 };
 
-struct yparser {
-        struct yline *lines;
-        size_t n;
-        size_t pos;
-        const char *end;        /* end of the whole text: a block scalar reads raw lines */
+/* A key of an open mapping, for the duplicate check and merges. */
+struct ykey {
+        const char *name;       /* the item's own ->string */
+        cJSON *item;
+        bool merged;            /* set by a merge key, so a later key may replace it */
+};
+
+struct yframe {
+        cJSON *node;            /* the open mapping or sequence */
+        void *keys;             /* mapping: tsearch() tree of struct ykey */
+        char *key;              /* mapping: the key whose value comes next; NULL: a key comes next */
+        bool key_merge;         /* that key is "<<" */
+        yaml_mark_t key_mark;
+        bool merge_value;       /* the value of a "<<": merged into the parent when it ends */
+        yaml_mark_t merge_mark; /* where that "<<" is */
+        char *anchor;           /* registered when the node ends (an alias cannot name its own parent) */
+        unsigned height;        /* 1 + the height of the highest child; a scalar has height 0 */
+};
+
+struct ydoc {
+        struct yframe stack[YAML_MAX_DEPTH];
+        unsigned depth;
+        cJSON *root;
+        unsigned docs;
+        cJSON *keep;            /* nodes out of the tree (merge values, replaced values, anchored keys) */
+        void *anchors;          /* tsearch() tree of struct yanchor */
+        size_t copied;          /* against YAML_MAX_COPY */
         char *err;
         size_t errsz;
 };
 
-static int yerr(struct yparser *p, unsigned lineno, const char *what) {
-        return errbuf_set(p->err, p->errsz, -EINVAL, "line %u: %s", lineno, what);
+static int yerr(struct ydoc *d, yaml_mark_t m, const char *fmt, ...) _printf_(3, 4);
+static int yerr(struct ydoc *d, yaml_mark_t m, const char *fmt, ...) {
+        char msg[200];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        return errbuf_set(d->err, d->errsz, -EINVAL, "line %zu, column %zu: %s", m.line + 1, m.column + 1, msg);
 }
 
-static bool is_ws(char c) {
-        return c == ' ';
+static int ykey_cmp(const void *a, const void *b) {
+        return strcmp(((const struct ykey *)a)->name, ((const struct ykey *)b)->name);
 }
 
-/* A "double-quoted" scalar on one line, JSON-style escapes (YAML 1.2 §7.3.1, the part a
- * kubeconfig uses). */
-static int yscalar_double(struct yparser *p, unsigned lineno, const char *s, size_t len, cJSON **ret, size_t *consumed) {
-        size_t i;
+static int yanchor_cmp(const void *a, const void *b) {
+        return strcmp(((const struct yanchor *)a)->name, ((const struct yanchor *)b)->name);
+}
 
-        _cleanup_free_ char *buf = malloc(len + 1);
-        size_t n = 0;
-        if (!buf)
-                return -ENOMEM;
-        for (i = 1; i < len && s[i] != '"'; i++) {
-                char c = s[i];
-                if (c != '\\') {
-                        buf[n++] = c;
-                        continue;
-                }
-                if (++i >= len)
-                        break;
-                switch (s[i]) {
-                case '\\': buf[n++] = '\\'; break;
-                case '"': buf[n++] = '"'; break;
-                case '/': buf[n++] = '/'; break;
-                case 'n': buf[n++] = '\n'; break;
-                case 't': buf[n++] = '\t'; break;
-                case 'r': buf[n++] = '\r'; break;
-                case 'b': buf[n++] = '\b'; break;
-                case 'f': buf[n++] = '\f'; break;
-                case 'u': {
-                        unsigned v = 0;
-                        if (i + 4 >= len)
-                                return yerr(p, lineno, "bad \\u escape");
-                        for (int k = 1; k <= 4; k++) {
-                                char h = s[i + k];
-                                v <<= 4;
-                                if (h >= '0' && h <= '9')
-                                        v |= (unsigned)(h - '0');
-                                else if (h >= 'a' && h <= 'f')
-                                        v |= (unsigned)(h - 'a' + 10);
-                                else if (h >= 'A' && h <= 'F')
-                                        v |= (unsigned)(h - 'A' + 10);
-                                else
-                                        return yerr(p, lineno, "bad \\u escape");
-                        }
-                        i += 4;
-                        /* Surrogates and NUL are not useful in a kubeconfig; refuse
-                         * rather than produce invalid UTF-8 or truncated strings. */
-                        if (v == 0 || (v >= 0xd800 && v <= 0xdfff))
-                                return yerr(p, lineno, "unsupported \\u escape");
-                        if (v < 0x80)
-                                buf[n++] = (char)v;
-                        else if (v < 0x800) {
-                                buf[n++] = (char)(0xc0 | (v >> 6));
-                                buf[n++] = (char)(0x80 | (v & 0x3f));
-                        } else {
-                                buf[n++] = (char)(0xe0 | (v >> 12));
-                                buf[n++] = (char)(0x80 | ((v >> 6) & 0x3f));
-                                buf[n++] = (char)(0x80 | (v & 0x3f));
-                        }
-                        break;
-                }
-                default:
-                        return yerr(p, lineno, "unsupported escape in double-quoted scalar");
-                }
+static void yanchor_free(void *p) {
+        struct yanchor *a = p;
+        free(a->name);
+        free(a);
+}
+
+/* Hands a node that left the tree (or never entered it) to d->keep: an anchor may still name it. */
+static void ykeep(struct ydoc *d, cJSON *n) {
+        if (n && !cJSON_AddItemToArray(d->keep, n))
+                cJSON_Delete(n); /* cannot happen: both are valid nodes */
+}
+
+/* The text of a string, or of a boolean read from a plain scalar (ybool); NULL otherwise. */
+static const char *ytext(const cJSON *v) {
+        return cJSON_IsString(v) || cJSON_IsBool(v) ? v->valuestring : NULL;
+}
+
+/* A boolean that keeps the text it was written as in valuestring (cJSON_Delete and
+ * cJSON_Duplicate handle a valuestring on any type; printing a boolean ignores it). */
+static cJSON *ybool(bool b, const char *text) {
+        cJSON *j = cJSON_CreateBool(b);
+        if (j && !(j->valuestring = strdup(text))) {
+                cJSON_Delete(j);
+                return NULL;
         }
-        if (i >= len)
-                return yerr(p, lineno, "unterminated double-quoted scalar (multi-line scalars are not supported)");
-        buf[n] = 0;
-        *consumed = i + 1;
-        *ret = cJSON_CreateString(buf);
+        return j;
+}
+
+enum yplain { YPLAIN_STR, YPLAIN_NULL, YPLAIN_TRUE, YPLAIN_FALSE };
+
+/* go-yaml v2's resolve() for the values that are not strings (numbers stay strings, see above). */
+static enum yplain yresolve(const char *s) {
+        static const char *const words[][11] = {
+                [YPLAIN_NULL] = { "", "~", "null", "Null", "NULL" },
+                [YPLAIN_TRUE] = { "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON" },
+                [YPLAIN_FALSE] = { "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF" },
+        };
+        if (strlen(s) > 5)
+                return YPLAIN_STR;
+        for (size_t t = YPLAIN_NULL; t < ELEMENTSOF(words); t++)
+                for (size_t i = 0; i < ELEMENTSOF(words[t]) && words[t][i]; i++)
+                        if (streq(s, words[t][i]))
+                                return (enum yplain)t;
+        return YPLAIN_STR;
+}
+
+/* Adds to *cost what copying n costs and returns n's height; stops early past YAML_MAX_COPY. */
+static unsigned ycost(const cJSON *n, size_t *cost) {
+        unsigned h = 0;
+
+        *cost += YAML_VALUE_COST + (n->string ? strlen(n->string) : 0) + (n->valuestring ? strlen(n->valuestring) : 0);
+        for (const cJSON *c = n->child; c && *cost <= YAML_MAX_COPY; c = c->next) {
+                unsigned ch = ycost(c, cost);
+                if (ch > h)
+                        h = ch;
+        }
+        return cJSON_IsArray(n) || cJSON_IsObject(n) ? h + 1 : 0;
+}
+
+/* Copies src (an anchored node, or a merged value) for a place at nesting level `level`. */
+static int ycopy(struct ydoc *d, const cJSON *src, unsigned level, yaml_mark_t m, cJSON **ret, unsigned *ret_height) {
+        size_t cost = d->copied;
+        unsigned h = ycost(src, &cost);
+
+        if (cost > YAML_MAX_COPY)
+                return yerr(d, m, "aliases and merge keys expand to more than %zu bytes", YAML_MAX_COPY);
+        if (level + h > YAML_MAX_DEPTH)
+                return yerr(d, m, "nesting deeper than %d levels", YAML_MAX_DEPTH);
+        d->copied = cost;
+        *ret_height = h;
+        *ret = cJSON_Duplicate(src, true);
         return *ret ? 0 : -ENOMEM;
 }
 
-/* A 'single-quoted' scalar on one line: '' is a quote (YAML 1.2 §7.3.2). */
-static int yscalar_single(struct yparser *p, unsigned lineno, const char *s, size_t len, cJSON **ret, size_t *consumed) {
-        size_t i;
+static int yanchor_add(struct ydoc *d, const char *name, const cJSON *node) {
+        struct yanchor probe = { .name = (char *)name }, **found = tfind(&probe, &d->anchors, yanchor_cmp);
 
-        _cleanup_free_ char *buf = malloc(len + 1);
-        size_t n = 0;
-        if (!buf)
-                return -ENOMEM;
-        for (i = 1; i < len; i++) {
-                if (s[i] == '\'') {
-                        if (i + 1 < len && s[i + 1] == '\'') {
-                                buf[n++] = '\'';
-                                i++;
-                                continue;
-                        }
-                        break;
-                }
-                buf[n++] = s[i];
+        if (found) { /* a redefined anchor names the new node from here on (YAML 1.1 §3.2.2.2) */
+                (*found)->node = node;
+                return 0;
         }
-        if (i >= len)
-                return yerr(p, lineno, "unterminated single-quoted scalar (multi-line scalars are not supported)");
-        buf[n] = 0;
-        *consumed = i + 1;
-        *ret = cJSON_CreateString(buf);
-        return *ret ? 0 : -ENOMEM;
+        struct yanchor *a = malloc(sizeof *a);
+        if (!a || !(a->name = strdup(name))) {
+                free(a);
+                return -ENOMEM;
+        }
+        a->node = node;
+        if (!tsearch(a, &d->anchors, yanchor_cmp)) {
+                yanchor_free(a);
+                return -ENOMEM;
+        }
+        return 0;
 }
 
-/* Parses a scalar starting at s[0..len); sets *consumed to the bytes used (the rest may hold
- * only spaces and a comment). stop_at_colon: a plain scalar ends at ": " or a final ':' (keys). */
-static int yscalar(struct yparser *p, unsigned lineno, const char *s, size_t len, bool is_key,
-                   cJSON **ret, size_t *consumed) {
-        size_t i;
+static const cJSON *yanchor_find(struct ydoc *d, const char *name) {
+        struct yanchor probe = { .name = (char *)name }, **found = tfind(&probe, &d->anchors, yanchor_cmp);
+        return found ? (*found)->node : NULL;
+}
 
-        if (len == 0)
-                return yerr(p, lineno, "empty scalar");
-        if (s[0] == '"')
-                return yscalar_double(p, lineno, s, len, ret, consumed);
-        if (s[0] == '\'')
-                return yscalar_single(p, lineno, s, len, ret, consumed);
+/* Sets key to v in the mapping of frame f (v is owned by the tree or d->keep afterwards). An
+ * explicit key may not repeat an explicit key; any other pair replaces the older value. */
+static int yset(struct ydoc *d, struct yframe *f, const char *key, cJSON *v, bool merged, yaml_mark_t m) {
+        struct ykey probe = { .name = key }, **found = tfind(&probe, &f->keys, ykey_cmp), *k;
 
-        /* Plain scalar. Indicators that would start something outside the subset are refused. */
-        switch (s[0]) {
-        case '&': case '*':
-                return yerr(p, lineno, "anchors and aliases are not supported");
-        case '!':
-                return yerr(p, lineno, "tags are not supported");
-        case '|':
-                /* Literal blocks are parsed by yblock() where the subset allows them. */
-                return yerr(p, lineno, "block scalars are only supported as a mapping value");
-        case '>':
-                return yerr(p, lineno, "folded block scalars ('>') are not supported");
-        case '{': case '[':
-                if (!is_key && ((len >= 2 && memcmp(s, "{}", 2) == 0) || (len >= 2 && memcmp(s, "[]", 2) == 0))) {
-                        *consumed = 2;
-                        *ret = s[0] == '{' ? cJSON_CreateObject() : cJSON_CreateArray();
-                        return *ret ? 0 : -ENOMEM;
+        if (found) {
+                k = *found;
+                if (!merged && !k->merged) {
+                        ykeep(d, v);
+                        return yerr(d, m, "duplicate key '%s'", key);
                 }
-                return yerr(p, lineno, "flow collections are not supported");
-        case '}': case ']': case ',': case '#': case '%': case '@': case '`': case '?':
-                return yerr(p, lineno, "unsupported indicator at start of scalar");
-        case ':':
-                return yerr(p, lineno, "unexpected ':'");
-        case '-':
-                if (len == 1 || s[1] == ' ')
-                        return yerr(p, lineno, "unexpected sequence item");
+                ykeep(d, cJSON_DetachItemViaPointer(f->node, k->item));
+        } else {
+                k = calloc(1, sizeof *k);
+                if (!k) {
+                        ykeep(d, v);
+                        return -ENOMEM;
+                }
+        }
+        if (!cJSON_AddItemToObject(f->node, key, v)) {
+                ykeep(d, v);
+                if (!found)
+                        free(k);
+                return -ENOMEM;
+        }
+        k->name = v->string;    /* same text as before: the tree stays ordered */
+        k->item = v;
+        k->merged = merged;
+        if (!found && !tsearch(k, &f->keys, ykey_cmp)) {
+                free(k);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Merges src (the value of "<<") into the mapping of the top frame, as go-yaml v2 does. */
+static int ymerge(struct ydoc *d, const cJSON *src, yaml_mark_t m) {
+        struct yframe *f = &d->stack[d->depth - 1];
+        _cleanup_free_ const cJSON **maps = NULL;
+        size_t n = 0;
+        int r;
+
+        if (cJSON_IsObject(src)) {
+                maps = malloc(sizeof *maps);
+                if (!maps)
+                        return -ENOMEM;
+                maps[n++] = src;
+        } else if (cJSON_IsArray(src)) {
+                maps = calloc((size_t)cJSON_GetArraySize(src) + 1, sizeof *maps);
+                if (!maps)
+                        return -ENOMEM;
+                for (const cJSON *c = src->child; c; c = c->next) {
+                        if (!cJSON_IsObject(c))
+                                break;
+                        maps[n++] = c;
+                }
+                if (n != (size_t)cJSON_GetArraySize(src))
+                        n = 0, src = NULL;
+        } else
+                src = NULL;
+        if (!src)
+                return yerr(d, m, "a merge key ('<<') needs a mapping or a list of mappings");
+        /* The first mapping of a list wins: merge them from the last. */
+        while (n-- > 0)
+                for (const cJSON *c = maps[n]->child; c; c = c->next) {
+                        cJSON *copy = NULL;
+                        unsigned h = 0;
+                        if ((r = ycopy(d, c, d->depth, m, &copy, &h)) < 0 ||
+                            (r = yset(d, f, c->string, copy, true, m)) < 0)
+                                return r;
+                }
+        return 0;
+}
+
+/* The value of a scalar event. */
+static int yscalar(struct ydoc *d, const yaml_event_t *e, cJSON **ret) {
+        const char *v = (const char *)e->data.scalar.value, *tag = (const char *)e->data.scalar.tag;
+        enum yplain t = YPLAIN_STR;
+
+        if (strlen(v) != e->data.scalar.length)
+                return yerr(d, e->start_mark, "NUL character in a scalar");
+        if (!tag)
+                t = e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? yresolve(v) : YPLAIN_STR;
+        else if (streq(tag, "tag:yaml.org,2002:null") || streq(tag, "tag:yaml.org,2002:bool")) {
+                t = yresolve(v);
+                if ((t == YPLAIN_NULL) != (tag[18] == 'n') || t == YPLAIN_STR)
+                        return yerr(d, e->start_mark, "'%s' is not a valid %s", v, tag + 18);
+        } else if (!streq(tag, "!") && !streq(tag, "tag:yaml.org,2002:str") && !streq(tag, "tag:yaml.org,2002:int") &&
+                   !streq(tag, "tag:yaml.org,2002:float") && !streq(tag, YAML_TAG_MERGE))
+                return yerr(d, e->start_mark, "tag '%s' is not supported", tag);
+
+        switch (t) {
+        case YPLAIN_NULL:
+                *ret = cJSON_CreateNull();
+                break;
+        case YPLAIN_TRUE:
+        case YPLAIN_FALSE:
+                *ret = ybool(t == YPLAIN_TRUE, v);
                 break;
         default:
-                break;
+                *ret = cJSON_CreateString(v);
         }
-        for (i = 0; i < len; i++) {
-                if (s[i] == ':' && (i + 1 == len || s[i + 1] == ' ')) {
-                        if (is_key)
-                                break;
-                        return yerr(p, lineno, "unexpected ': ' in plain scalar (quote the value)");
-                }
-                if (s[i] == '#' && i > 0 && s[i - 1] == ' ')
-                        break;
-        }
-        size_t end = i;
-        while (end > 0 && is_ws(s[end - 1]))
-                end--;
-        *consumed = end;
-
-        _cleanup_free_ char *v = strndup(s, end);
-        if (!v)
-                return -ENOMEM;
-        if (!is_key) {
-                /* YAML 1.1/1.2 core schema scalars that matter for a kubeconfig. Numbers stay
-                 * strings: no field we read is numeric. */
-                if (streq(v, "true") || streq(v, "True") || streq(v, "TRUE"))
-                        return (*ret = cJSON_CreateTrue()) ? 0 : -ENOMEM;
-                if (streq(v, "false") || streq(v, "False") || streq(v, "FALSE"))
-                        return (*ret = cJSON_CreateFalse()) ? 0 : -ENOMEM;
-                if (streq(v, "null") || streq(v, "Null") || streq(v, "NULL") || streq(v, "~"))
-                        return (*ret = cJSON_CreateNull()) ? 0 : -ENOMEM;
-        }
-        *ret = cJSON_CreateString(v);
         return *ret ? 0 : -ENOMEM;
 }
 
-/* After a scalar: only spaces and an optional " # comment" may follow. */
-static int yrest(struct yparser *p, unsigned lineno, const char *s, size_t len) {
-        size_t i = 0;
-        while (i < len && is_ws(s[i]))
-                i++;
-        if (i == len)
-                return 0;
-        if (s[i] == '#' && i > 0)
-                return 0;
-        return yerr(p, lineno, "unexpected characters after value");
-}
-
-static int yparse_node(struct yparser *p, unsigned indent, unsigned depth, cJSON **ret);
-
-/* The header after '|': an optional chomping indicator ('-' strip, '+' keep, none clip) and an
- * optional indentation indicator 1-9, in either order, then only spaces and a comment. */
-static int yblock_header(struct yparser *p, unsigned lineno, const char *s, size_t len, char *ret_chomp,
-                         unsigned *ret_ind) {
-        size_t i = 1;
-        *ret_chomp = 0;
-        *ret_ind = 0;
-        for (int k = 0; k < 2 && i < len; k++) {
-                if ((s[i] == '-' || s[i] == '+') && !*ret_chomp)
-                        *ret_chomp = s[i++];
-                else if (s[i] >= '1' && s[i] <= '9' && !*ret_ind)
-                        *ret_ind = (unsigned)(s[i++] - '0');
-        }
-        if (i < len && !is_ws(s[i]))
-                return yerr(p, lineno, "bad block scalar header (expected '|', '|-' or '|+')");
-        return yrest(p, lineno, s + i, len - i);
-}
-
-/* A literal block scalar ("key: |", "|-", "|+", as go-yaml v2 writes a value with a line break,
- * e.g. a token file ending in a newline). l is the header line, header its "|..." part; parent is
- * the mapping's indentation. Content lines are read from the raw text, since the line table drops
- * blank and comment-looking lines and trailing spaces, which are content here. */
-static int yblock(struct yparser *p, unsigned parent, const struct yline *l, const char *header, size_t hlen,
-                  cJSON **ret) {
-        char chomp;
-        unsigned ind, ci;
-        int r = yblock_header(p, l->lineno, header, hlen, &chomp, &ind);
-        if (r < 0)
-                return r;
-        ci = ind ? parent + ind : 0;    /* 0: take it from the first non-empty line */
-
-        const char *nl = memchr(l->s + l->len, '\n', (size_t)(p->end - (l->s + l->len)));
-        const char *q = nl ? nl + 1 : p->end;
-        size_t cap = (size_t)(p->end - q) + 1, n = 0, kept = 0; /* kept: length up to the last content */
-        _cleanup_free_ char *buf = malloc(cap);
-        if (!buf)
-                return -ENOMEM;
-        unsigned lineno = l->lineno;
-        while (q < p->end) {
-                const char *e = memchr(q, '\n', (size_t)(p->end - q));
-                size_t ll = e ? (size_t)(e - q) : (size_t)(p->end - q);
-                const char *next = e ? e + 1 : p->end;
-                size_t sp = 0;
-                lineno++;
-                if (ll > 0 && q[ll - 1] == '\r')
-                        ll--;
-                while (sp < ll && q[sp] == ' ')
-                        sp++;
-                if (sp == ll) {
-                        /* An empty line: a line break, plus any spaces beyond the indentation. */
-                        if (ci && sp > ci) {
-                                memcpy(buf + n, q + ci, sp - ci);
-                                n += sp - ci;
-                                kept = n;
-                        }
-                        buf[n++] = '\n';
-                        q = next;
-                        continue;
-                }
-                if (!ci) {
-                        if (sp <= parent)
-                                break;
-                        ci = (unsigned)sp;
-                }
-                if (sp < ci)
-                        break;
-                memcpy(buf + n, q + ci, ll - ci);
-                n += ll - ci;
-                kept = n;
-                buf[n++] = '\n';
-                q = next;
-        }
-        /* kept ends at the last content byte; buf[kept] is its line break, if there is content. */
-        if (chomp == '-')
-                n = kept;
-        else if (chomp != '+')
-                n = kept ? kept + 1 : 0;
-        buf[n] = 0;
-        if (memchr(buf, '\0', n))
-                return yerr(p, lineno, "NUL byte in block scalar");
-
-        /* Skip the table's lines that the block consumed. */
-        p->pos++;
-        while (p->pos < p->n && p->lines[p->pos].s < q)
-                p->pos++;
-        *ret = cJSON_CreateString(buf);
-        return *ret ? 0 : -ENOMEM;
-}
-
-/* A block sequence item: "-" alone or followed by a space. */
-static bool yline_is_item(const struct yline *l) { return l->s[0] == '-' && (l->len == 1 || l->s[1] == ' '); }
-
-/* Parses the value of "key:" or "-" whose inline part is empty: a nested block, or null. A
- * sequence may sit at the parent's own indentation (the style kubectl and sigs.k8s.io/yaml use). */
-static int yparse_child(struct yparser *p, unsigned parent_indent, bool seq_same_indent_ok,
-                        unsigned depth, cJSON **ret) {
-        if (p->pos < p->n) {
-                struct yline *l = &p->lines[p->pos];
-                bool dash = yline_is_item(l);
-                if (l->indent > parent_indent || (seq_same_indent_ok && dash && l->indent == parent_indent))
-                        return yparse_node(p, l->indent, depth + 1, ret);
-        }
-        *ret = cJSON_CreateNull();
-        return *ret ? 0 : -ENOMEM;
-}
-
-static int yparse_seq(struct yparser *p, unsigned indent, unsigned depth, cJSON **ret) {
-        _cleanup_(cJSON_Deletep) cJSON *arr = cJSON_CreateArray();
+/* A scalar or an alias where the top mapping expects a key. */
+static int ykey(struct ydoc *d, struct yframe *f, const yaml_event_t *e) {
+        const char *text;
+        cJSON *node = NULL;
         int r;
 
-        if (!arr)
-                return -ENOMEM;
-        while (p->pos < p->n) {
-                struct yline *l = &p->lines[p->pos];
-                if (l->indent < indent)
-                        break;
-                if (l->indent > indent)
-                        return yerr(p, l->lineno, "bad indentation");
-                if (!yline_is_item(l))
-                        break;  /* a mapping key at the same indent ends the sequence */
-
-                size_t off = 1;
-                while (off < l->len && is_ws(l->s[off]))
-                        off++;
-                cJSON *item = NULL;
-                if (off == l->len || l->s[off] == '#') {
-                        p->pos++;
-                        r = yparse_child(p, indent, false, depth, &item);
-                } else {
-                        /* "- key: v" or "- scalar": reparse the rest of the line as a node at
-                         * the column where it starts. */
-                        l->indent += (unsigned)off;
-                        l->s += off;
-                        l->len -= off;
-                        r = yparse_node(p, l->indent, depth + 1, &item);
-                }
+        if (e->type == YAML_ALIAS_EVENT) {
+                const cJSON *a = yanchor_find(d, (const char *)e->data.alias.anchor);
+                if (!a)
+                        return yerr(d, e->start_mark, "unknown anchor '%s'", (const char *)e->data.alias.anchor);
+                text = ytext(a);
+                if (!text)
+                        return yerr(d, e->start_mark, "a mapping key must be a string");
+                f->key_merge = false;
+        } else {
+                r = yscalar(d, e, &node);
                 if (r < 0)
                         return r;
-                cJSON_AddItemToArray(arr, item);
+                text = ytext(node);
+                if (!text) {
+                        cJSON_Delete(node);
+                        return yerr(d, e->start_mark, "a mapping key must not be null");
+                }
+                f->key_merge = e->data.scalar.tag
+                                       ? streq((const char *)e->data.scalar.tag, YAML_TAG_MERGE)
+                                       : e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && streq(text, "<<");
+                if (e->data.scalar.anchor) {
+                        ykeep(d, node); /* the anchor names it */
+                        if ((r = yanchor_add(d, (const char *)e->data.scalar.anchor, node)) < 0)
+                                return r;
+                        node = NULL;
+                }
         }
-        *ret = TAKE_PTR(arr);
-        return 0;
+        f->key = strdup(text);
+        f->key_mark = e->start_mark;
+        cJSON_Delete(node);
+        return f->key ? 0 : -ENOMEM;
 }
 
-static int yparse_map(struct yparser *p, unsigned indent, unsigned depth, cJSON **ret) {
-        _cleanup_(cJSON_Deletep) cJSON *obj = cJSON_CreateObject();
+/* Places a new value (a scalar, a copied alias, or a mapping or sequence that just started) into
+ * the document: as its root, as a sequence item, or under the pending key of a mapping. */
+static int yplace(struct ydoc *d, cJSON *v, unsigned height) {
+        if (d->depth == 0) {
+                d->root = v;
+                return 0;
+        }
+        struct yframe *f = &d->stack[d->depth - 1];
+        if (f->height < height + 1)
+                f->height = height + 1;
+        if (cJSON_IsArray(f->node)) {
+                if (cJSON_AddItemToArray(f->node, v))
+                        return 0;
+                ykeep(d, v);
+                return -ENOMEM;
+        }
+        _cleanup_free_ char *key = TAKE_PTR(f->key);
+        return yset(d, f, key, v, false, f->key_mark);
+}
+
+static void ykey_clear(struct yframe *f) {
+        free(f->key);
+        f->key = NULL;
+        f->key_merge = false;
+}
+
+static void yframe_done(struct yframe *f) {
+        tdestroy(f->keys, free);
+        free(f->key);
+        free(f->anchor);
+        *f = (struct yframe){};
+}
+
+/* One parser event. */
+static int yevent(struct ydoc *d, const yaml_event_t *e) {
+        struct yframe *top = d->depth ? &d->stack[d->depth - 1] : NULL;
+        bool want_key = top && cJSON_IsObject(top->node) && !top->key;
+        cJSON *v = NULL;
         int r;
 
-        if (!obj)
-                return -ENOMEM;
-        while (p->pos < p->n) {
-                struct yline *l = &p->lines[p->pos];
-                if (l->indent < indent)
-                        break;
-                if (l->indent > indent)
-                        return yerr(p, l->lineno, "bad indentation");
-                if (yline_is_item(l))
-                        return yerr(p, l->lineno, "sequence item where a mapping key was expected");
+        switch (e->type) {
+        case YAML_DOCUMENT_START_EVENT:
+                if (d->docs++)
+                        return yerr(d, e->start_mark, "a second document ('---') is not supported");
+                return 0;
 
-                _cleanup_(cJSON_Deletep) cJSON *key = NULL;
-                size_t used = 0;
-                r = yscalar(p, l->lineno, l->s, l->len, true, &key, &used);
-                if (r < 0)
+        case YAML_ALIAS_EVENT: {
+                if (want_key)
+                        return ykey(d, top, e);
+                const cJSON *a = yanchor_find(d, (const char *)e->data.alias.anchor);
+                if (!a)
+                        return yerr(d, e->start_mark, "unknown anchor '%s'", (const char *)e->data.alias.anchor);
+                if (top && cJSON_IsObject(top->node) && top->key_merge) {
+                        r = ymerge(d, a, top->key_mark);
+                        ykey_clear(top);
                         return r;
-                size_t i = used;
-                while (i < l->len && is_ws(l->s[i]))
-                        i++;
-                if (i >= l->len || l->s[i] != ':' || (i + 1 < l->len && l->s[i + 1] != ' '))
-                        return yerr(p, l->lineno, "expected 'key: value'");
-                const char *k = cJSON_GetStringValue(key);
-                if (cJSON_GetObjectItemCaseSensitive(obj, k))
-                        return yerr(p, l->lineno, "duplicate key");
-                i++;
-                while (i < l->len && is_ws(l->s[i]))
-                        i++;
-
-                cJSON *val = NULL;
-                if (i == l->len || l->s[i] == '#') {
-                        p->pos++;
-                        r = yparse_child(p, indent, true, depth, &val);
-                } else if (l->s[i] == '|') {
-                        r = yblock(p, indent, l, l->s + i, l->len - i, &val);
-                } else {
-                        unsigned lineno = l->lineno;
-                        r = yscalar(p, lineno, l->s + i, l->len - i, false, &val, &used);
-                        if (r >= 0) {
-                                r = yrest(p, lineno, l->s + i + used, l->len - i - used);
-                                if (r < 0)
-                                        cJSON_Delete(val);
-                        }
-                        p->pos++;
-                        /* A more-indented line after an inline value would be a multi-line
-                         * plain scalar, outside the subset. */
-                        if (r >= 0 && p->pos < p->n && p->lines[p->pos].indent > indent) {
-                                cJSON_Delete(val);
-                                return yerr(p, p->lines[p->pos].lineno,
-                                            "bad indentation (multi-line scalars are not supported)");
-                        }
                 }
-                if (r < 0)
+                unsigned h = 0;
+                if ((r = ycopy(d, a, d->depth, e->start_mark, &v, &h)) < 0)
                         return r;
-                cJSON_AddItemToObject(obj, k, val);
+                return yplace(d, v, h);
         }
-        *ret = TAKE_PTR(obj);
-        return 0;
+
+        case YAML_SCALAR_EVENT:
+                if (want_key)
+                        return ykey(d, top, e);
+                if (top && cJSON_IsObject(top->node) && top->key_merge)
+                        return yerr(d, top->key_mark, "a merge key ('<<') needs a mapping or a list of mappings");
+                if ((r = yscalar(d, e, &v)) < 0)
+                        return r;
+                if (e->data.scalar.anchor && (r = yanchor_add(d, (const char *)e->data.scalar.anchor, v)) < 0) {
+                        cJSON_Delete(v);
+                        return r;
+                }
+                return yplace(d, v, 0);
+
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT: {
+                bool map = e->type == YAML_MAPPING_START_EVENT;
+                const char *tag = (const char *)(map ? e->data.mapping_start.tag : e->data.sequence_start.tag);
+                const char *anchor = (const char *)(map ? e->data.mapping_start.anchor : e->data.sequence_start.anchor);
+                if (want_key)
+                        return yerr(d, e->start_mark, "a mapping key must be a scalar");
+                if (tag && !streq(tag, "!") && !streq(tag, map ? "tag:yaml.org,2002:map" : "tag:yaml.org,2002:seq"))
+                        return yerr(d, e->start_mark, "tag '%s' is not supported", tag);
+                if (d->depth >= YAML_MAX_DEPTH)
+                        return yerr(d, e->start_mark, "nesting deeper than %d levels", YAML_MAX_DEPTH);
+                v = map ? cJSON_CreateObject() : cJSON_CreateArray();
+                if (!v)
+                        return -ENOMEM;
+                struct yframe nf = { .node = v };
+                if (anchor && !(nf.anchor = strdup(anchor))) {
+                        cJSON_Delete(v);
+                        return -ENOMEM;
+                }
+                if (top && cJSON_IsObject(top->node) && top->key_merge) {
+                        /* Built aside, merged into the parent at its end. */
+                        nf.merge_value = true;
+                        nf.merge_mark = top->key_mark;
+                        ykey_clear(top);
+                        ykeep(d, v);
+                } else if ((r = yplace(d, v, 1)) < 0) {
+                        free(nf.anchor);
+                        return r;
+                }
+                d->stack[d->depth++] = nf;
+                return 0;
+        }
+
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT: {
+                struct yframe f = *top;
+                *top = (struct yframe){};
+                d->depth--;
+                if (f.anchor)
+                        r = yanchor_add(d, f.anchor, f.node);
+                else
+                        r = 0;
+                if (r >= 0 && d->depth > 0) {
+                        struct yframe *parent = &d->stack[d->depth - 1];
+                        unsigned h = f.height ? f.height : 1;
+                        if (parent->height < h + 1)
+                                parent->height = h + 1;
+                        if (f.merge_value)
+                                r = ymerge(d, f.node, f.merge_mark);
+                }
+                yframe_done(&f);
+                return r;
+        }
+
+        default: /* stream start and end, document end */
+                return 0;
+        }
 }
 
-static int yparse_node(struct yparser *p, unsigned indent, unsigned depth, cJSON **ret) {
-        struct yline *l = &p->lines[p->pos];
-
-        if (depth > YAML_MAX_DEPTH)
-                return yerr(p, l->lineno, "nesting too deep");
-        if (yline_is_item(l))
-                return yparse_seq(p, indent, depth, ret);
-
-        /* A mapping, unless the line is a lone scalar (a sequence item such as "- foo"). */
-        _cleanup_(cJSON_Deletep) cJSON *sc = NULL;
-        size_t used = 0;
-        char saved_err = p->err && p->errsz ? p->err[0] : 0;
-        int r = yscalar(p, l->lineno, l->s, l->len, true, &sc, &used);
-        if (r == -ENOMEM)
-                return r;
-        size_t i = used;
-        while (r >= 0 && i < l->len && is_ws(l->s[i]))
-                i++;
-        if (r >= 0 && i < l->len && l->s[i] == ':')
-                return yparse_map(p, indent, depth, ret);
-        if (p->err && p->errsz)
-                p->err[0] = saved_err;
-
-        unsigned lineno = l->lineno;
-        cJSON_Delete(TAKE_PTR(sc));
-        r = yscalar(p, lineno, l->s, l->len, false, &sc, &used);
-        if (r < 0)
-                return r;
-        r = yrest(p, lineno, l->s + used, l->len - used);
-        if (r < 0)
-                return r;
-        p->pos++;
-        if (p->pos < p->n && p->lines[p->pos].indent > indent)
-                return yerr(p, p->lines[p->pos].lineno, "bad indentation (multi-line scalars are not supported)");
-        *ret = TAKE_PTR(sc);
-        return 0;
+/* libyaml's error, with the line and column it names. */
+static int yparser_err(struct ydoc *d, const yaml_parser_t *p, const char *text, size_t len) {
+        if (p->error == YAML_MEMORY_ERROR)
+                return -ENOMEM;
+        const char *problem = p->problem ? p->problem : "invalid YAML";
+        if (p->error == YAML_READER_ERROR) {
+                /* The reader names a byte offset: count the lines up to it. */
+                yaml_mark_t m = {};
+                for (size_t i = 0; i < p->problem_offset && i < len; i++, m.column++)
+                        if (text[i] == '\n')
+                                m.line++, m.column = (size_t)-1;
+                return yerr(d, m, "%s (byte 0x%02x)", problem, (unsigned)p->problem_value & 0xff);
+        }
+        if (p->context)
+                return yerr(d, p->problem_mark, "%s (%s at line %zu, column %zu)", problem, p->context,
+                            p->context_mark.line + 1, p->context_mark.column + 1);
+        return yerr(d, p->problem_mark, "%s", problem);
 }
 
+/* Parses YAML text into *ret (NULL for a stream without a document). */
 static int yaml_to_json(const char *text, size_t len, cJSON **ret, char *err, size_t errsz) {
-        _cleanup_free_ struct yline *lines = NULL;
-        size_t n = 0, cap = 0;
-        unsigned lineno = 0;
-        bool seen_content = false;
-        unsigned ended = 0;     /* the line of a "..." document end marker */
+        struct ydoc d = { .err = err, .errsz = errsz };
+        yaml_parser_t p;
+        int r = 0;
 
-        for (size_t pos = 0; pos < len;) {
-                const char *s = text + pos;
-                const char *nl = memchr(s, '\n', len - pos);
-                size_t ll = nl ? (size_t)(nl - s) : len - pos;
-                pos += ll + (nl ? 1 : 0);
-                lineno++;
-
-                if (memchr(s, '\0', ll))
-                        return errbuf_set(err, errsz, -EINVAL, "line %u: NUL byte", lineno);
-                if (ll > 0 && s[ll - 1] == '\r')
-                        ll--;
-                size_t ind = 0;
-                while (ind < ll && s[ind] == ' ')
-                        ind++;
-                if (ind < ll && s[ind] == '\t')
-                        return errbuf_set(err, errsz, -EINVAL, "line %u: tabs are not allowed in indentation", lineno);
-                while (ll > ind && s[ll - 1] == ' ')
-                        ll--;
-                if (ind == ll || s[ind] == '#')
-                        continue;
-                /* Tabs inside quoted scalars are legal YAML, but nothing in a kubeconfig needs
-                 * them; refusing them keeps the subset small. */
-                if (memchr(s + ind, '\t', ll - ind))
-                        return errbuf_set(err, errsz, -EINVAL, "line %u: tab characters are not supported", lineno);
-                if (ind == 0 && ll >= 3 && memcmp(s, "---", 3) == 0 && (ll == 3 || s[3] == ' ')) {
-                        if (seen_content)
-                                return errbuf_set(err, errsz, -EINVAL, "line %u: multiple documents are not supported", lineno);
-                        if (ll > 3) {
-                                size_t k = 3;
-                                while (k < ll && s[k] == ' ')
-                                        k++;
-                                if (k < ll && s[k] != '#')
-                                        return errbuf_set(err, errsz, -EINVAL, "line %u: content after '---' is not supported", lineno);
-                        }
-                        seen_content = true;
-                        continue;
-                }
-                /* go-yaml ends the stream with "..." after a '|+' block; only comments may follow. */
-                if (ind == 0 && ll >= 3 && memcmp(s, "...", 3) == 0 && (ll == 3 || s[3] == ' ')) {
-                        size_t k = 3;
-                        while (k < ll && s[k] == ' ')
-                                k++;
-                        if (k < ll && s[k] != '#')
-                                return errbuf_set(err, errsz, -EINVAL, "line %u: content after '...' is not supported", lineno);
-                        ended = lineno;
-                        continue;
-                }
-                if (ended)
-                        return errbuf_set(err, errsz, -EINVAL, "line %u: content after the document end marker (line %u) is not supported",
-                                          lineno, ended);
-                if (ind == 0 && s[0] == '%')
-                        return errbuf_set(err, errsz, -EINVAL, "line %u: directives are not supported", lineno);
-                seen_content = true;
-                if (n == cap) {
-                        size_t nc = cap ? cap * 2 : 64;
-                        struct yline *nl2 = reallocarray(lines, nc, sizeof *lines);
-                        if (!nl2)
-                                return -ENOMEM;
-                        lines = nl2;
-                        cap = nc;
-                }
-                lines[n++] = (struct yline){ .lineno = lineno, .indent = (unsigned)ind, .s = s + ind, .len = ll - ind };
+        const char *nul = memchr(text, '\0', len);
+        if (nul) {
+                size_t line = 1;
+                for (const char *c = text; c < nul; c++)
+                        line += *c == '\n';
+                return errbuf_set(err, errsz, -EINVAL, "line %zu: NUL byte", line);
         }
-        if (n == 0)
-                return errbuf_set(err, errsz, -EINVAL, "empty kubeconfig");
-
-        struct yparser p = { .lines = lines, .n = n, .end = text + len, .err = err, .errsz = errsz };
-        if (err && errsz)
-                err[0] = 0;
-        if (lines[0].indent != 0)
-                return errbuf_set(err, errsz, -EINVAL, "line %u: bad indentation", lines[0].lineno);
-        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
-        int r = yparse_node(&p, 0, 0, &root);
-        if (r < 0)
+        if (!(d.keep = cJSON_CreateArray()))
+                return -ENOMEM;
+        if (!yaml_parser_initialize(&p)) {
+                cJSON_Delete(d.keep);
+                return -ENOMEM;
+        }
+        yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+        for (bool end = false; !end && r >= 0;) {
+                yaml_event_t e;
+                if (!yaml_parser_parse(&p, &e)) {
+                        r = yparser_err(&d, &p, text, len);
+                        break;
+                }
+                end = e.type == YAML_STREAM_END_EVENT;
+                r = yevent(&d, &e);
+                yaml_event_delete(&e);
+        }
+        yaml_parser_delete(&p);
+        while (d.depth > 0)
+                yframe_done(&d.stack[--d.depth]);
+        tdestroy(d.anchors, yanchor_free);
+        cJSON_Delete(d.keep);
+        if (r < 0) {
+                cJSON_Delete(d.root);
                 return r;
-        if (p.pos < p.n)
-                return errbuf_set(err, errsz, -EINVAL, "line %u: bad indentation", p.lines[p.pos].lineno);
-        *ret = TAKE_PTR(root);
+        }
+        *ret = d.root;
         return 0;
 }
 
@@ -633,12 +611,12 @@ static const cJSON *find_named(const cJSON *root, const char *list, const char *
                 return NULL;
         }
         cJSON_ArrayForEach(it, arr) {
-                const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "name");
-                if (!cJSON_IsObject(it) || !cJSON_IsString(n)) {
+                const char *n = ytext(cJSON_GetObjectItemCaseSensitive(it, "name"));
+                if (!cJSON_IsObject(it) || !n) {
                         *r = errbuf_set(err, errsz, -EINVAL, "an entry of '%s' has no name", list);
                         return NULL;
                 }
-                if (!streq(n->valuestring, name))
+                if (!streq(n, name))
                         continue;
                 const cJSON *m = cJSON_GetObjectItemCaseSensitive(it, member);
                 if (m && cJSON_IsNull(m))
@@ -658,16 +636,18 @@ static const cJSON *find_named(const cJSON *root, const char *list, const char *
         return NULL;
 }
 
-/* Optional string field: absent/null → NULL; any other non-string is an error. */
+/* Optional string field: absent/null → NULL; any other non-string is an error, except a YAML
+ * plain scalar read as a boolean (a namespace "true", a token "yes"), which gives its text. */
 static int get_str(const cJSON *o, const char *key, const char *where, const char **ret, char *err, size_t errsz) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        const char *s = ytext(v);
 
         *ret = NULL;
         if (!v || cJSON_IsNull(v))
                 return 0;
-        if (!cJSON_IsString(v))
+        if (!s)
                 return errbuf_set(err, errsz, -EINVAL, "%s: '%s' must be a string", where, key);
-        *ret = v->valuestring[0] ? v->valuestring : NULL;
+        *ret = s[0] ? s : NULL;
         return 0;
 }
 
@@ -827,30 +807,49 @@ fail:
         return r;
 }
 
-int kubeconfig_yaml_parse(const char *text, size_t len, cJSON **ret, char *err, size_t errsz) {
+/* JSON is YAML, but a text that starts like JSON is read with cJSON first: JSON's own types, and
+ * faster. What cJSON refuses goes to libyaml, which reads flow-style YAML ("{a: b}") too and
+ * names the line and column of an error. *ret is NULL for a text without a document. */
+static int yaml_or_json(const char *text, size_t len, cJSON **ret, char *err, size_t errsz) {
         size_t i = 0;
+
+        while (i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t'))
+                i++;
+        if (i < len && (text[i] == '{' || text[i] == '[') && !memchr(text, '\0', len)) {
+                const char *end = NULL;
+                cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, false);
+                if (j) {
+                        size_t e = (size_t)(end - text);
+                        while (e < len && (text[e] == ' ' || text[e] == '\n' || text[e] == '\r' || text[e] == '\t'))
+                                e++;
+                        if (e == len) {
+                                *ret = j;
+                                return 0;
+                        }
+                        cJSON_Delete(j);
+                }
+        }
+        *ret = NULL;
+        return yaml_to_json(text, len, ret, err, errsz);
+}
+
+int kubeconfig_yaml_parse(const char *text, size_t len, cJSON **ret, char *err, size_t errsz) {
+        cJSON *j = NULL;
 
         if (err && errsz)
                 err[0] = 0;
-        if (memchr(text, '\0', len))
-                return errbuf_set(err, errsz, -EINVAL, "NUL byte in YAML");
-        while (i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t'))
-                i++;
-        /* JSON is YAML: a flow document that starts like JSON is parsed as JSON. */
-        if (i < len && (text[i] == '{' || text[i] == '[')) {
-                cJSON *j = cJSON_ParseWithLength(text, len);
-                if (!j)
-                        return errbuf_set(err, errsz, -EINVAL, "not valid JSON");
-                *ret = j;
-                return 0;
-        }
-        return yaml_to_json(text, len, ret, err, errsz);
+        int r = yaml_or_json(text, len, &j, err, errsz);
+        if (r < 0)
+                return r;
+        if (!j && !(j = cJSON_CreateNull()))
+                return -ENOMEM;
+        *ret = j;
+        return 0;
 }
 
 int kubeconfig_parse(const char *text, size_t len, const char *base_dir, struct kubeconfig *ret,
                      char *err, size_t errsz) {
         _cleanup_(cJSON_Deletep) cJSON *root = NULL;
-        size_t i = 0;
         int r;
 
         if (err && errsz)
@@ -861,29 +860,11 @@ int kubeconfig_parse(const char *text, size_t len, const char *base_dir, struct 
                 text += 3;
                 len -= 3;
         }
-        while (i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t'))
-                i++;
-        if (i < len && text[i] == '{') {
-                const char *end = NULL;
-                if (memchr(text, '\0', len))
-                        return errbuf_set(err, errsz, -EINVAL, "NUL byte in JSON kubeconfig");
-                root = cJSON_ParseWithLengthOpts(text, len, &end, false);
-                if (!root) {
-                        size_t off = end ? (size_t)(end - text) : 0;
-                        unsigned line = 1;
-                        for (size_t k = 0; k < off && k < len; k++)
-                                line += text[k] == '\n';
-                        return errbuf_set(err, errsz, -EINVAL, "line %u: invalid JSON", line);
-                }
-                while (end && (size_t)(end - text) < len && strchr(" \t\r\n", *end))
-                        end++;
-                if (end && (size_t)(end - text) < len)
-                        return errbuf_set(err, errsz, -EINVAL, "trailing data after JSON kubeconfig");
-        } else {
-                r = yaml_to_json(text, len, &root, err, errsz);
-                if (r < 0)
-                        return r;
-        }
+        r = yaml_or_json(text, len, &root, err, errsz);
+        if (r < 0)
+                return r;
+        if (!root)
+                return errbuf_set(err, errsz, -EINVAL, "empty kubeconfig");
         return resolve(root, base_dir, ret, err, errsz);
 }
 

@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kubeconfig.h: parse the kubeconfig subset the CNI plugin and the node agent need.
+/* kubeconfig.h: parse the kubeconfig the CNI plugin and the node agent need.
  * Spec: istio-cni.md §2.5 (explicit path, no fallback) and §4.4 (the file install-cni writes);
  * format: Kubernetes clientcmd v1 Config (YAML or JSON).
  *
- * Accepted syntax: JSON (cJSON), or a strict YAML subset: block mappings and block sequences
- * (2+ space indentation, "- " items), plain / 'single' / "double" quoted scalars, full-line and
- * trailing "# comments", an optional leading "---", the empty flow collections "{}" and "[]",
- * literal block scalars ("|", "|-", "|+", with an optional indentation indicator) as mapping
- * values, and a final "..." (go-yaml v2 writes both for a token that ends in a newline).
- * Everything else (tabs, anchors/aliases, tags, flow collections with content, folded ">"
- * scalars, multi-line plain or quoted scalars, duplicate keys, several documents, content after
- * "...") is rejected with an error message naming the line.
+ * Syntax: YAML 1.1 read with libyaml (one document; block and flow style, every scalar style,
+ * anchors, aliases and "<<" merge keys), or JSON (cJSON, tried first when the text starts with
+ * '{' or '['). The YAML becomes the cJSON tree sigs.k8s.io/yaml (go-yaml v2) gives client-go:
+ * plain scalars resolve to null, booleans (true/yes/on/y, false/no/off/n) or strings (numbers
+ * keep their text); merge keys apply in document order, a later key winning. A boolean read from
+ * a plain scalar keeps its text in valuestring, so a field that wants a string ("namespace: true",
+ * "token: yes") gets the text. Refused, with "line L, column C: ...": libyaml's syntax errors in
+ * its words, a key written twice, unknown anchors, a second document, non-scalar or null keys,
+ * non-standard tags, more than 32 levels of nesting, aliases and merges that would copy more than
+ * 4 MiB (billion laughs). docs/k8s-client.md has the details.
  *
  * Resolution: current-context → contexts[name].context.{cluster,user} → clusters[] and users[]
  * (a context without a user is allowed: no credentials). Unknown keys are ignored, as clientcmd
@@ -44,21 +46,23 @@ struct kubeconfig {
         size_t client_key_data_len;
 };
 
-/* Parses text (YAML subset or JSON, not necessarily NUL-terminated). Relative file paths
+/* Parses text (YAML or JSON, not necessarily NUL-terminated). Relative file paths
  * (certificate-authority, tokenFile, client-certificate, client-key) are resolved against base_dir
  * when it is non-NULL (kubeconfig_load passes the file's directory), else kept as written.
- * On failure *ret is untouched and err (if non-NULL) holds a message such as "line 7: tabs are not
- * allowed in indentation".
+ * On failure *ret is untouched and err (if non-NULL) holds a message such as "line 7, column 1:
+ * found a tab character that violates indentation (while scanning a plain scalar at line 6,
+ * column 18)".
  * Returns 0, or:
- *   -EINVAL     syntax outside the subset, wrong types, missing/unknown current-context, context,
+ *   -EINVAL     invalid YAML or JSON, wrong types, missing/unknown current-context, context,
  *               cluster or user, missing server, bad base64, a server URL that is not http(s)
  *   -EOPNOTSUPP auth-provider or exec credential plugins
  *   -ENOMEM */
 int kubeconfig_parse(const char *text, size_t len, const char *base_dir, struct kubeconfig *ret,
                      char *err, size_t errsz);
 
-/* The same YAML subset (or JSON) as a generic value, for other settings that Istio reads as YAML
- * (install-cni's AMBIENT_ENABLEMENT_SELECTOR). Scalars become strings; an empty text is null. */
+/* The same YAML (or JSON) as a generic cJSON value, for other settings that Istio reads as YAML
+ * (install-cni's AMBIENT_ENABLEMENT_SELECTOR). Scalars resolve as above; a text without a document
+ * (empty, or only comments) is null. */
 struct cJSON;
 int kubeconfig_yaml_parse(const char *text, size_t len, struct cJSON **ret, char *err, size_t errsz);
 

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fuzz_kubeconfig.c: libFuzzer target for kubeconfig_parse (YAML subset and JSON; lib/kube/kubeconfig.c,
+/* fuzz_kubeconfig.c: libFuzzer target for kubeconfig_parse (YAML via libyaml, and JSON; lib/kube/kubeconfig.c,
  * spec istio-cni.md §2.5, §4.4). Also checks invariants of a successful parse. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "kube/kubeconfig.h"
 
@@ -30,6 +32,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 kubeconfig_done(&k);
         } else if (!memchr(err, '\0', sizeof err)) {
                 abort();
+        }
+        /* The generic form (install-cni's selectors), printed as install-cni does. */
+        cJSON *j = NULL;
+        if (kubeconfig_yaml_parse(buf, size, &j, err, sizeof err) == 0) {
+                free(cJSON_PrintUnformatted(j));
+                cJSON_Delete(j);
         }
         void *p;
         size_t n;
