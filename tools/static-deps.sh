@@ -55,7 +55,7 @@ OPENSSL_CFLAGS=(-Os -ffunction-sections -fdata-sections)
 # No libmnl: libnftnl.a links against lib/kernel/mnl.c (Debian's libmnl source answers 404 from
 # this project's mirror, and the subset libnftnl uses is small).
 # Bump when the build recipe below changes, so a stale cache is not reused.
-RECIPE=2
+RECIPE=3
 
 cache=${1:-${CNIBOX_DEPS_CACHE:-/var/cache/cnibox-static-deps}}
 key=$(printf '%s\n' "${PINS[@]}" "recipe=$RECIPE" "openssl=${OPENSSL_OPTS[*]} ${OPENSSL_CFLAGS[*]}" \
@@ -143,8 +143,11 @@ build_one() { # the whole pin line
         openssl)
                 # Debian's target (debian-ARCH: its patches' flags, security level 2); the
                 # certificate directory Debian's libssl uses, for the system-store fallback; only
-                # the two archives (build_libs: no apps, no docs, no tests).
+                # the two archives (build_libs: no apps, no docs, no tests). The "built on" date
+                # is the Debian changelog's, as in Debian's own build: the archives are then the
+                # same bytes on every machine with the same compiler.
                 (cd "$work/openssl-src" &&
+                 export SOURCE_DATE_EPOCH=$(dpkg-parsechangelog -l debian/changelog -STimestamp) &&
                  ./Configure "debian-$(dpkg --print-architecture)" --openssldir=/usr/lib/ssl \
                              "${OPENSSL_OPTS[@]}" "${OPENSSL_CFLAGS[@]}" >/dev/null &&
                  make -s -j"$jobs" build_libs >/dev/null)
