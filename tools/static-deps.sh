@@ -146,8 +146,9 @@ build_one() { # the whole pin line
                 # the two archives (build_libs: no apps, no docs, no tests). The "built on" date
                 # is the Debian changelog's, as in Debian's own build: the archives are then the
                 # same bytes on every machine with the same compiler.
-                (cd "$work/openssl-src" &&
-                 export SOURCE_DATE_EPOCH=$(dpkg-parsechangelog -l debian/changelog -STimestamp) &&
+                local epoch
+                epoch=$(dpkg-parsechangelog -l "$work/openssl-src/debian/changelog" -STimestamp)
+                (cd "$work/openssl-src" && export SOURCE_DATE_EPOCH="$epoch" &&
                  ./Configure "debian-$(dpkg --print-architecture)" --openssldir=/usr/lib/ssl \
                              "${OPENSSL_OPTS[@]}" "${OPENSSL_CFLAGS[@]}" >/dev/null &&
                  make -s -j"$jobs" build_libs >/dev/null)
