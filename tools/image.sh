@@ -23,7 +23,9 @@ version=$("$bin" --version | sed -n '1s/^cnibox \([^ :]*\).*/\1/p')
 [[ -n $version ]] || die "$bin --version printed no version"
 tag=${3:-localhost/cnibox:$version}
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/cnibox-image.XXXXXX")
+# In /tmp, not $TMPDIR: podman refuses a run root path longer than 50 characters, and $TMPDIR
+# may name a dir of another mount namespace (a test sandbox has its own /tmp).
+work=$(mktemp -d /tmp/cnibox-image.XXXXXX)
 # The vfs store holds plain directories; podman's own files are removed with it.
 PM=()
 trap '[ ${#PM[@]} -gt 0 ] && "${PM[@]}" system reset --force >/dev/null 2>&1; rm -rf "$work"' EXIT

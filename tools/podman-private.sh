@@ -36,6 +36,9 @@ runroot = "$dir/runroot"
 CONF
     export CONTAINERS_CONF=$dir/containers.conf CONTAINERS_STORAGE_CONF=$dir/storage.conf
     export CONTAINERS_REGISTRIES_CONF=/dev/null
+    # podman and buildah put their scratch files under $TMPDIR, which may name a dir of another
+    # mount namespace (a test sandbox has its own /tmp).
+    export TMPDIR=$dir/tmp
     PM=(podman --root "$dir/storage" --runroot "$dir/runroot" --storage-driver vfs
         --cgroup-manager cgroupfs --tmpdir "$dir/tmp")
 }
