@@ -1063,11 +1063,17 @@ int iptlegacy_cleanup(iptlegacy_txn *t, int family, const struct rules_list *l, 
 
 /* ---- compare and probe ---- */
 
+static unsigned chain_rules(const struct fam *f, const char *chain, struct xtc_handle *h) {
+        unsigned n = 0;
+        for (const void *e = f->first_rule(chain, h); e; e = f->next_rule(e, h))
+                n++;
+        return n;
+}
+
 static unsigned count_rules(const struct fam *f, struct xtc_handle *h) {
         unsigned n = 0;
         for (const char *c = f->first_chain(h); c; c = f->next_chain(h))
-                for (const void *e = f->first_rule(c, h); e; e = f->next_rule(e, h))
-                        n++;
+                n += chain_rules(f, c, h);
         return n;
 }
 
@@ -1149,14 +1155,9 @@ int iptlegacy_chains(int family, void (*cb)(const char *table, const char *chain
                 h = f->init(rules_table_name(t));
                 if (!h)
                         return -(errno ? errno : EIO);
-                for (const char *c = f->first_chain(h); c; c = f->next_chain(h)) {
-                        unsigned n = 0;
-                        if (f->builtin(c, h))
-                                continue;
-                        for (const void *e = f->first_rule(c, h); e; e = f->next_rule(e, h))
-                                n++;
-                        cb(rules_table_name(t), c, n, userdata);
-                }
+                for (const char *c = f->first_chain(h); c; c = f->next_chain(h))
+                        if (!f->builtin(c, h))
+                                cb(rules_table_name(t), c, chain_rules(f, c, h), userdata);
                 f->free(h);
         }
         return (int)tables;

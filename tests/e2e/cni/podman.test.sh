@@ -92,7 +92,7 @@ trap 'exit 143' TERM INT
 
 apiserver_start --pods "$SRCDIR/tests/fixtures/pods/injected-cni.json" || fail "apiserver"
 cp "$KUBECONFIG_FILE" "$WORK/run/istio-cni-kubeconfig"
-mkdir -p "$WORK/net.d" "$WORK/storage" "$WORK/runroot" "$WORK/tmp" "$WORK/rootfs/bin"
+mkdir -p "$WORK/net.d" "$WORK/rootfs/bin"
 
 cat >"$WORK/net.d/$NET.conflist" <<JSON
 { "cniVersion": "1.0.0", "name": "$NET",
@@ -106,40 +106,8 @@ cat >"$WORK/net.d/$NET.conflist" <<JSON
       "k8s_max_attempts": 2, "k8s_retry_interval_ms": 100, "k8s_timeout_ms": 1500 }
   ] }
 JSON
-NOFILE=$(ulimit -Hn)
-NPROC=$(ulimit -Hu)
-[ "$NOFILE" = unlimited ] && NOFILE=1048576
-for n in "$(cat /proc/sys/kernel/pid_max)" 32768; do
-    if [ "$NPROC" = unlimited ] || [ "$NPROC" -gt "$n" ]; then NPROC=$n; fi
-done
-cat >"$WORK/containers.conf" <<CONF
-[containers]
-log_driver = "k8s-file"
-# Root podman asks runc for RLIMIT_NOFILE 1048576 and RLIMIT_NPROC 1048576 but lowers its own
-# NPROC to 32768 first; without CAP_SYS_RESOURCE (as here) runc then fails with "error setting
-# rlimit type 7" (or 6). So the container gets limits no higher than podman's own.
-default_ulimits = ["nofile=$NOFILE:$NOFILE", "nproc=$NPROC:$NPROC"]
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$WORK/events.log"
-tmp_dir = "$WORK/tmp"
-runtime = "runc"
-[network]
-network_backend = "cni"
-network_config_dir = "$WORK/net.d"
-cni_plugin_dirs = ["$PLUGDIR", "/usr/lib/cni"]
-CONF
-cat >"$WORK/storage.conf" <<CONF
-[storage]
-driver = "vfs"
-graphroot = "$WORK/storage"
-runroot = "$WORK/runroot"
-CONF
-export CONTAINERS_CONF=$WORK/containers.conf CONTAINERS_STORAGE_CONF=$WORK/storage.conf
-export CONTAINERS_REGISTRIES_CONF=/dev/null
-PM=(podman --root "$WORK/storage" --runroot "$WORK/runroot" --storage-driver vfs
-    --cgroup-manager cgroupfs --network-backend cni --network-config-dir "$WORK/net.d" --tmpdir "$WORK/tmp")
+. "$SRCDIR/tools/podman-private.sh"
+podman_private "$WORK" "$WORK/net.d" "$PLUGDIR" /usr/lib/cni
 
 cp "$BUSYBOX" "$WORK/rootfs/bin/busybox"
 for a in sh ip nc sleep cat; do ln -s busybox "$WORK/rootfs/bin/$a"; done

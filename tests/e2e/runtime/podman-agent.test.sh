@@ -92,7 +92,7 @@ apiserver_admin POST /__admin/nodes '{"metadata":{"name":"node1","labels":{"kube
     fail "cannot add node1 to the stand-in API server"
 cp "${CNI_PLUGIN:-$CNIBOX}" /opt/cni/bin/istio-cni   # the image's plugin, which the agent copies
 chmod 0755 /opt/cni/bin/istio-cni
-mkdir -p "$WORK/storage" "$WORK/runroot" "$WORK/tmp" "$WORK/rootfs/bin" "$WORK/ipam"
+mkdir -p "$WORK/rootfs/bin" "$WORK/ipam"
 
 # What the cluster's network plugin would have written.
 cat >"$PRIMARY" <<JSON
@@ -106,37 +106,8 @@ cat >"$PRIMARY" <<JSON
 JSON
 
 # podman's private configuration (see tests/e2e/cni/podman.test.sh for the why of each line).
-NOFILE=$(ulimit -Hn)
-NPROC=$(ulimit -Hu)
-[ "$NOFILE" = unlimited ] && NOFILE=1048576
-for n in "$(cat /proc/sys/kernel/pid_max)" 32768; do
-    if [ "$NPROC" = unlimited ] || [ "$NPROC" -gt "$n" ]; then NPROC=$n; fi
-done
-cat >"$WORK/containers.conf" <<CONF
-[containers]
-log_driver = "k8s-file"
-default_ulimits = ["nofile=$NOFILE:$NOFILE", "nproc=$NPROC:$NPROC"]
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$WORK/events.log"
-tmp_dir = "$WORK/tmp"
-runtime = "runc"
-[network]
-network_backend = "cni"
-network_config_dir = "$NET_DIR"
-cni_plugin_dirs = ["$BIN_DIR", "/usr/lib/cni"]
-CONF
-cat >"$WORK/storage.conf" <<CONF
-[storage]
-driver = "vfs"
-graphroot = "$WORK/storage"
-runroot = "$WORK/runroot"
-CONF
-export CONTAINERS_CONF=$WORK/containers.conf CONTAINERS_STORAGE_CONF=$WORK/storage.conf
-export CONTAINERS_REGISTRIES_CONF=/dev/null
-PM=(podman --root "$WORK/storage" --runroot "$WORK/runroot" --storage-driver vfs
-    --cgroup-manager cgroupfs --network-backend cni --network-config-dir "$NET_DIR" --tmpdir "$WORK/tmp")
+. "$SRCDIR/tools/podman-private.sh"
+podman_private "$WORK" "$NET_DIR" "$BIN_DIR" /usr/lib/cni
 cp "$BUSYBOX" "$WORK/rootfs/bin/busybox"
 for a in sh ip nc sleep cat; do ln -s busybox "$WORK/rootfs/bin/$a"; done
 
