@@ -168,11 +168,6 @@ void doctor_opts_init(struct doctor_opts *o) {
 
 /* ---- small readers ---- */
 
-static void closedirp(DIR **d) {
-        if (*d)
-                closedir(*d);
-}
-
 /* root + path ("/" root: path as is). */
 static const char *under(const struct doctor_opts *o, const char *path, char *buf, size_t size) {
         const char *root = o->root && !streq(o->root, "/") ? o->root : "";
@@ -537,7 +532,7 @@ static void where_installed(const struct doctor_opts *o, struct doctor_report *r
                 bool dup = false;
                 for (size_t j = 0; j < i; j++)
                         dup = dup || streq(dirs[i], dirs[j]);
-                _cleanup_(closedirp) DIR *d = dup ? NULL : opendir(under(o, dirs[i], p, sizeof p));
+                _cleanup_closedir_ DIR *d = dup ? NULL : opendir(under(o, dirs[i], p, sizeof p));
                 struct dirent *de;
                 while (d && (de = readdir(d))) {
                         _cleanup_free_ char *text = NULL;
@@ -934,7 +929,7 @@ static void check_config(const struct doctor_opts *o, struct doctor_report *rep,
 
 /* inotify instances and watches of this uid, from /proc/<pid>/fd and fdinfo. */
 static void inotify_usage(unsigned *instances, unsigned *watches) {
-        _cleanup_(closedirp) DIR *proc = opendir("/proc");
+        _cleanup_closedir_ DIR *proc = opendir("/proc");
         struct dirent *de;
         uid_t uid = getuid();
 
@@ -948,7 +943,7 @@ static void inotify_usage(unsigned *instances, unsigned *watches) {
                 if (stat(p, &st) < 0 || st.st_uid != uid)
                         continue;
                 snprintf(p, sizeof p, "/proc/%s/fd", de->d_name);
-                _cleanup_(closedirp) DIR *fds = opendir(p);
+                _cleanup_closedir_ DIR *fds = opendir(p);
                 struct dirent *fe;
                 while (fds && (fe = readdir(fds))) {
                         char lp[600], target[64];

@@ -18,11 +18,6 @@
 #include "base/errbuf.h"
 #include "base/macro.h"
 
-static inline void closedirp_(DIR **d) {
-        if (*d)
-                closedir(*d);
-}
-
 /* The files we read are configs, a token and a CA: far below this. */
 #define INSTALL_READ_MAX (4u << 20)
 
@@ -197,7 +192,7 @@ static int strv_push(char ***l, const char *s) {
 /* §4.3: every regular file of the source dir into the target dir, each only when its content
  * differs (no page-cache churn, no event storm for other watchers of the bin dir). */
 static int copy_binaries(struct installer *in, char *err, size_t errsz) {
-        _cleanup_(closedirp_) DIR *d = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         int r;
 

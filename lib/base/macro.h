@@ -2,6 +2,7 @@
 /* macro.h: cleanup attributes and ownership-transfer helpers (systemd style). */
 #pragma once
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -28,6 +29,10 @@ static inline void fclosep(FILE **f) {
         if (*f)
                 fclose(*f);
 }
+static inline void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
 /* Frees a NULL-terminated string list (NULL-safe); returns NULL. */
 static inline char **strv_free(char **l) {
         if (l) {
@@ -48,6 +53,7 @@ static inline size_t strv_length(char *const *l) {
 #define _cleanup_free_ _cleanup_(freep)
 #define _cleanup_close_ _cleanup_(closep)
 #define _cleanup_fclose_ _cleanup_(fclosep)
+#define _cleanup_closedir_ _cleanup_(closedirp)
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 
 /* Defines name##p(type **) calling func(*p) when non-NULL, for _cleanup_(name##p). */
