@@ -24,6 +24,9 @@ enum {
         /* Test hook: append a rule the kernel refuses (a jump to a missing chain), so the whole
          * batch must be rolled back. capture.c sets it from NFTAPPLY_FAULT_ENV. */
         NFTBATCH_FAULT_LAST_RULE = 1u << 0,
+        /* Test hook: the same refused rule, but first, before our tables: a refusal that is not
+         * the last message (only the last one asks for an ACK). */
+        NFTBATCH_FAULT_FIRST_RULE = 1u << 1,
 };
 
 /* Applies an NFT-flavor ruleset in one batch: for each of our tables in drop_mask, "add" then

@@ -128,6 +128,16 @@ START_TEST(test_refusal_names_object_and_changes_nothing) {
         free(err);
         after = dump();
         ck_assert_str_eq(before, after);
+        free(after);
+
+        /* A refusal in the middle of the batch: not the last message, which is the only one that
+         * asks for an ACK; nfnetlink still answers it, and the whole batch is rolled back. */
+        ck_assert_int_eq(nftbatch_apply(tp, NFTBATCH_TABLE_NAT, NFTBATCH_FAULT_FIRST_RULE, &err), -EINVAL);
+        ck_assert_str_eq(err, "rule 1 of chain istio-fault-inject (table inet istio-proxy-nat): No such file or directory");
+        free(err);
+        err = NULL;
+        after = dump();
+        ck_assert_str_eq(before, after);
         free(before);
         free(after);
         rules_free(def);
