@@ -27,6 +27,9 @@ enum {
         /* Test hook: the same refused rule, but first, before our tables: a refusal that is not
          * the last message (only the last one asks for an ACK). */
         NFTBATCH_FAULT_FIRST_RULE = 1u << 1,
+        /* Test hook: every object is accepted but the commit fails (an anonymous set that no
+         * rule uses), to check that the error names the batch, not its first object. */
+        NFTBATCH_FAULT_COMMIT = 1u << 2,
 };
 
 /* Applies an NFT-flavor ruleset in one batch: for each of our tables in drop_mask, "add" then

@@ -138,6 +138,16 @@ START_TEST(test_refusal_names_object_and_changes_nothing) {
         err = NULL;
         after = dump();
         ck_assert_str_eq(before, after);
+        free(after);
+
+        /* Every object accepted, the commit refused: the error is the batch's, not that of the
+         * first object (nfnetlink reports it against the first message). */
+        ck_assert_int_eq(nftbatch_apply(tp, NFTBATCH_TABLE_NAT, NFTBATCH_FAULT_COMMIT, &err), -EINVAL);
+        ck_assert_str_eq(err, "the batch (commit): Invalid argument");
+        free(err);
+        err = NULL;
+        after = dump();
+        ck_assert_str_eq(before, after);
         free(before);
         free(after);
         rules_free(def);
