@@ -77,8 +77,15 @@ JSON
     entry=$($PY -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["command"]))' "$PLAN")
     img_start "ds-$case" "${run_args[@]}" --entrypoint "$entry" "$image" "${cmd_args[@]}" ||
         { fail "$case: podman run"; continue; }
-    ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/readyz)" = 200 ]; }
-    if wait_until 30 ready; then pass "$case: ready (/readyz 200)"; else
+    # The probe's port and path and the metrics port, as the chart renders them (the kubelet
+    # probes what the pod spec says, not a number this test knows).
+    rport=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["readiness"]["port"])' "$PLAN")
+    rpath=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["readiness"]["path"])' "$PLAN")
+    mport=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["metricsPort"] or "")' "$PLAN")
+    check "$case: the chart's ports are numbers (readiness $rport, metrics $mport)" \
+        bash -c '[[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ ]]' _ "$rport" "$mport"
+    ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$rport$rpath")" = 200 ]; }
+    if wait_until 30 ready; then pass "$case: ready ($rpath on $rport: 200)"; else
         fail "$case: not ready in 30 s: $("${PM[@]}" logs "ds-$case" 2>&1 | tail -5)"
     fi
     check "$case: istio-cni inserted into $conf/10-flannel.conflist" \
@@ -89,7 +96,7 @@ JSON
         left=$(ls -A /etc/cni/net.d/ /opt/cni/bin/ 2>&1 | grep -v -e ":$" -e "^$")
         check "k3s: nothing in the default dirs ($left)" test -z "$left"
     fi
-    metrics=$(curl -s http://127.0.0.1:15014/metrics)
+    metrics=$(curl -s "http://127.0.0.1:$mport/metrics")
     check "$case: /metrics on the chart's metrics port" grep -q '^istio_cni_install_ready 1' <<<"$metrics"
     forb=$(apiserver_admin GET /__admin/requests | $PY -c 'import json,sys
 print(sum(1 for r in json.load(sys.stdin) if r.get("forbidden")))')
