@@ -101,7 +101,7 @@ static void batch_done(struct batch *b) {
  * 5.14) maps the pages in one call instead; where it is not supported the faults happen as
  * before. Small buffers come from the heap already mapped. */
 static void prefault(char *p, size_t n) {
-        const uintptr_t pg = 4096;
+        const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE); /* 4 KiB here; 16/64 KiB on some arm64 */
         uintptr_t a = ((uintptr_t)p + pg - 1) & ~(pg - 1), e = ((uintptr_t)p + n) & ~(pg - 1);
 
         if (n >= 256u * 1024u && e > a)

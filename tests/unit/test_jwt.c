@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/macro.h"
 #include "kube/jwt.h"
 
 static const struct {
@@ -50,7 +51,7 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("jwt");
         TCase *tc = tcase_create("jwt");
-        tcase_add_loop_test(tc, test_cases, 0, sizeof cases / sizeof cases[0]);
+        tcase_add_loop_test(tc, test_cases, 0, ELEMENTSOF(cases));
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/macro.h"
 #include "kernel/nftbatch.h"
 #include "rules/config.h"
 #include "rules/rules.h"
@@ -136,7 +137,7 @@ START_TEST(test_refusal_names_object_and_changes_nothing) {
         };
         ck_assert_int_eq(nftbatch_apply(def, 0, 0, &err), 0);
         before = dump();
-        for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
+        for (size_t i = 0; i < ELEMENTSOF(faults); i++) {
                 ck_assert_int_eq(nftbatch_apply(tp, NFTBATCH_TABLE_NAT, faults[i].flag, &err), -EINVAL);
                 ck_assert_str_eq(err, faults[i].err);
                 free(err);

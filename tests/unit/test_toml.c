@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent/runtimecfg.h"
+#include "base/macro.h"
 #include "agent/toml.h"
 
 #define P(...) ((const char *const[]){ __VA_ARGS__, NULL })
@@ -156,8 +157,8 @@ int main(void) {
         Suite *s = suite_create("toml");
         TCase *tc = tcase_create("toml");
         tcase_add_test(tc, test_tables_and_keys);
-        tcase_add_loop_test(tc, test_bad, 0, sizeof bad / sizeof bad[0]);
-        tcase_add_loop_test(tc, test_containerd, 0, sizeof containerd / sizeof containerd[0]);
+        tcase_add_loop_test(tc, test_bad, 0, ELEMENTSOF(bad));
+        tcase_add_loop_test(tc, test_containerd, 0, ELEMENTSOF(containerd));
         tcase_add_test(tc, test_crio);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
